@@ -1,0 +1,39 @@
+/*
+ * Where a new goroutine begins and ends (Go's gostartcall + goexit).
+ *
+ * newproc lays out a fresh G so that gmp_gogo enters gmp_gostart with:
+ *   rsp = top of the goroutine stack (16-byte aligned), rbp = 0 (end of the frame chain),
+ *   rbx = the goroutine's function, r12 = its argument.
+ * gmp_gostart pushes gmp_goexit as the return address (the stack is first written here, by the
+ * goroutine itself, so a spawned-but-not-yet-run G costs no stack page) and jumps to fn(arg),
+ * which starts with rsp = 8 mod 16 exactly as after a call. When fn returns it lands in
+ * gmp_goexit, which calls the runtime to end the goroutine.
+ */
+        .text
+
+        .globl  gmp_gostart
+        .type   gmp_gostart, @function
+        .p2align 4
+gmp_gostart:
+        .cfi_startproc
+        .cfi_undefined rip                    /* outermost frame for unwinders */
+        leaq    gmp_goexit(%rip), %rax
+        pushq   %rax
+        movq    %r12, %rdi
+        jmpq    *%rbx
+        .cfi_endproc
+        .size   gmp_gostart, .-gmp_gostart
+
+        .globl  gmp_goexit
+        .type   gmp_goexit, @function
+        .p2align 4
+gmp_goexit:
+        .cfi_startproc
+        .cfi_undefined rip
+        andq    $-16, %rsp
+        callq   gmp_goexit1                   /* src/proc.rs: never returns */
+        ud2
+        .cfi_endproc
+        .size   gmp_goexit, .-gmp_goexit
+
+        .section .note.GNU-stack,"",@progbits

@@ -1,0 +1,160 @@
+//! G: a goroutine — its stack, its saved context, its status.
+//!
+//! Goroutine statuses (Go's `_G*`, runtime2.go), with who owns the G in each:
+//! - `IDLE`: just allocated, not yet initialised. Owned by its allocator.
+//! - `RUNNABLE`: on a run queue (a P's ring/runnext or the global queue), not running. Owned by
+//!   that queue: whoever takes it from the queue owns it. Its stack is not in use.
+//! - `RUNNING`: executing user code on an M (`g.m`, `m.curg == g`), which has a P. Only that M
+//!   changes the status, except as noted for preemption (next issue).
+//! - `WAITING`: parked by `gmp_park`, on no run queue. Owned by nobody: exactly one `gmp_ready`
+//!   wins the CAS WAITING -> RUNNABLE and then owns it (that is what makes a doubled wake-up
+//!   impossible and a wake-up of a non-parked G an `-EINVAL`).
+//! - `DEAD`: finished, on a free list (with its stack) or being reused by newproc.
+//! All changes go through `cas_status(from, to)`, which throws on an unexpected `from`.
+
+use crate::arch;
+use crate::m::M;
+use crate::stack::Stack;
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicU32, Ordering::*};
+
+pub(crate) const IDLE: u32 = 0;
+pub(crate) const RUNNABLE: u32 = 1;
+pub(crate) const RUNNING: u32 = 2;
+pub(crate) const WAITING: u32 = 4;
+pub(crate) const DEAD: u32 = 6;
+
+/// A switched-out context (asm/offsets.h has the offsets).
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct Gobuf {
+    pub sp: usize,
+    pub pc: usize,
+    pub rbp: usize,
+    pub rbx: usize,
+    pub r12: usize,
+    pub r13: usize,
+    pub r14: usize,
+    pub r15: usize,
+    pub mxcsr: u32,
+    pub fpucw: u16,
+}
+
+#[repr(C)]
+pub(crate) struct G {
+    /// Saved context. Written by the G's own M when it switches out; read by the M that
+    /// resumes it, after taking the G from a run queue (the queue's release/acquire orders it).
+    pub sched: Gobuf,
+    /// The M running this G (null unless RUNNING). Written by that M only.
+    pub m: *mut M,
+    /// See the status table above.
+    pub status: AtomicU32,
+    pub goid: i64,
+    pub stack: Stack,
+    /// Link in whatever queue or list holds the G; owned by that queue's lock or owner.
+    pub schedlink: *mut G,
+    /// gmp_lock_thread: the M this G is locked to (null if none) and the nesting depth. Written
+    /// by the G itself while running; read by schedulers after taking it from a queue.
+    pub lockedm: *mut M,
+    pub lock_depth: u32,
+    /// The goroutine's errno value while it is switched out (it moves with the G across Ms).
+    pub errno: i32,
+    /// Set on the main goroutine of gmp_main: stored 1 (release) and futex-woken when it ends.
+    pub main_done: *const AtomicU32,
+    /// The function the goroutine was started with, for diagnostics.
+    pub startfn: usize,
+}
+
+impl G {
+    pub(crate) fn new_boxed(stack: Stack) -> *mut G {
+        Box::into_raw(Box::new(G {
+            sched: Gobuf::default(),
+            m: null_mut(),
+            status: AtomicU32::new(IDLE),
+            goid: 0,
+            stack,
+            schedlink: null_mut(),
+            lockedm: null_mut(),
+            lock_depth: 0,
+            errno: 0,
+            main_done: core::ptr::null(),
+            startfn: 0,
+        }))
+    }
+
+    /// Lay out a fresh context that starts `f(arg)` at the top of the stack (see arch/x86_64.rs).
+    pub(crate) fn prepare(&mut self, f: usize, arg: usize) {
+        self.sched = Gobuf {
+            sp: self.stack.hi & !15,
+            pc: arch::gmp_gostart as *const () as usize,
+            rbp: 0,
+            rbx: f,
+            r12: arg,
+            mxcsr: arch::MXCSR_DEFAULT,
+            fpucw: arch::FPUCW_DEFAULT,
+            ..Gobuf::default()
+        };
+        self.startfn = f;
+        self.errno = 0;
+        self.lockedm = null_mut();
+        self.lock_depth = 0;
+        self.main_done = core::ptr::null();
+    }
+}
+
+/// Change `gp`'s status from `from` to `to`; anything else is a broken invariant.
+/// AcqRel: a status change hands the G (its context and fields) from one owner to the next.
+#[inline]
+pub(crate) fn cas_status(gp: *mut G, from: u32, to: u32) {
+    // SAFETY: callers pass a live G (Gs are never freed).
+    let st = unsafe { &(*gp).status };
+    if st.compare_exchange(from, to, AcqRel, Acquire).is_err() {
+        throw!("casgstatus: bad incoming values");
+    }
+}
+
+/// An intrusive FIFO of Gs linked through `schedlink`, owned by whoever owns the value
+/// (the global run queue under sched.lock; a local batch on the stack).
+pub(crate) struct GQueue {
+    pub head: *mut G,
+    pub tail: *mut G,
+    pub len: u64,
+}
+
+// SAFETY: a GQueue only holds pointers; it is accessed under the lock that owns it.
+unsafe impl Send for GQueue {}
+
+impl GQueue {
+    pub(crate) const fn new() -> Self {
+        GQueue { head: null_mut(), tail: null_mut(), len: 0 }
+    }
+
+    /// # Safety
+    /// `gp` is a live G owned by the caller and on no other queue.
+    pub(crate) unsafe fn push_back(&mut self, gp: *mut G) {
+        // SAFETY: per the contract, we own gp and (through the queue) the tail.
+        unsafe {
+            (*gp).schedlink = null_mut();
+            if self.tail.is_null() {
+                self.head = gp;
+            } else {
+                (*self.tail).schedlink = gp;
+            }
+        }
+        self.tail = gp;
+        self.len += 1;
+    }
+
+    pub(crate) fn pop(&mut self) -> *mut G {
+        let gp = self.head;
+        if !gp.is_null() {
+            // SAFETY: queued Gs are live and owned by this queue.
+            self.head = unsafe { (*gp).schedlink };
+            if self.head.is_null() {
+                self.tail = null_mut();
+            }
+            self.len -= 1;
+        }
+        gp
+    }
+}

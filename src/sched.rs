@@ -1,0 +1,327 @@
+//! The global scheduler state (Go's `schedt`) and the operations that need `sched.lock`:
+//! the global run queue, the idle P and M lists, procresize, the global free-G list.
+//!
+//! Functions taking `&mut SchedLocked` require sched.lock: the guard is the proof.
+
+use crate::g::{GQueue, G};
+use crate::lock::{Guard, Mutex};
+use crate::m::M;
+use crate::p::{self, P, MAX_PROCS};
+use crate::runq::RUNQ_SIZE;
+use crate::stack;
+use core::cell::UnsafeCell;
+use core::ptr::null_mut;
+use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+
+/// What sched.lock protects.
+pub(crate) struct SchedLocked {
+    /// Global run queue. Its length is mirrored in `Sched::runqsize` for lock-free peeks.
+    pub runq: GQueue,
+    /// Idle Ms (linked through m.schedlink) and their count.
+    pub midle: *mut M,
+    pub nmidle: u32,
+    /// Idle Ps (linked through p.link); the count is `Sched::npidle`.
+    pub pidle: *mut P,
+}
+
+// SAFETY: only reached through the mutex.
+unsafe impl Send for SchedLocked {}
+
+pub(crate) struct Sched {
+    pub lock: Mutex<SchedLocked>,
+    /// Mirrors of locked counts, read without the lock (Go reads sched.runqsize racily too):
+    /// written under sched.lock; a stale read only costs a needless lock or a later pick-up.
+    pub runqsize: AtomicU64,
+    pub npidle: AtomicU32,
+    /// Ms spinning in find_runnable. SeqCst: the last spinner's decrement is ordered before its
+    /// re-check of the run queues, against the producers' queue write before their wakep read
+    /// (see "Worker thread parking/unparking" in proc.rs).
+    pub nmspinning: AtomicU32,
+    pub gomaxprocs: AtomicU32,
+    /// Ps created so far (allp[0..nallp] are non-null; never shrinks).
+    pub nallp: AtomicU32,
+    pub allp: [AtomicPtr<P>; MAX_PROCS],
+    /// All Ms (push-only list through m.alllink) and their count.
+    pub allm: AtomicPtr<M>,
+    pub mcount: AtomicU32,
+    pub mnext: AtomicI64,
+    pub goidgen: AtomicI64,
+    /// Default goroutine stack size (set once at start).
+    pub stack_size: AtomicUsize,
+    /// Goroutines spawned / ended outside any P (thread context); the per-P counters do the rest.
+    pub spawned_nop: AtomicU64,
+    /// Global free Gs with stacks (Go's sched.gFree); its own lock, taken after sched.lock.
+    pub gfree: Mutex<GQueue>,
+    /// Signal mask of the thread that started the runtime; new Ms start with it.
+    sigmask: UnsafeCell<libc::sigset_t>,
+}
+
+// SAFETY: every field is atomic or behind a lock, except `sigmask`, written once during start
+// (before any M exists) and read-only afterwards.
+unsafe impl Sync for Sched {}
+
+pub(crate) static SCHED: Sched = Sched {
+    lock: Mutex::new(SchedLocked { runq: GQueue::new(), midle: null_mut(), nmidle: 0, pidle: null_mut() }),
+    runqsize: AtomicU64::new(0),
+    npidle: AtomicU32::new(0),
+    nmspinning: AtomicU32::new(0),
+    gomaxprocs: AtomicU32::new(0),
+    nallp: AtomicU32::new(0),
+    allp: [const { AtomicPtr::new(null_mut()) }; MAX_PROCS],
+    allm: AtomicPtr::new(null_mut()),
+    mcount: AtomicU32::new(0),
+    mnext: AtomicI64::new(1),
+    goidgen: AtomicI64::new(0),
+    stack_size: AtomicUsize::new(256 << 10),
+    spawned_nop: AtomicU64::new(0),
+    gfree: Mutex::new(GQueue::new()),
+    // SAFETY: an all-zero sigset_t is a valid (empty) set.
+    sigmask: UnsafeCell::new(unsafe { core::mem::zeroed() }),
+};
+
+/// Per-P free lists keep up to this many Gs; beyond it half move to the global list.
+const GFREE_LOCAL_MAX: u64 = 64;
+/// The global free list keeps this many stacks' memory; Gs pushed beyond it give their
+/// stack pages back (they keep the address range and guard).
+const GFREE_KEEP_WARM: u64 = 1024;
+
+impl Sched {
+    pub(crate) fn locked(&self) -> Guard<'_, SchedLocked> {
+        self.lock.lock()
+    }
+
+    pub(crate) fn initial_sigmask(&self) -> *const libc::sigset_t {
+        self.sigmask.get()
+    }
+
+    /// # Safety
+    /// Only during start, before any M exists.
+    pub(crate) unsafe fn save_sigmask(&self) {
+        // SAFETY: per the contract nobody reads the mask concurrently.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, core::ptr::null(), self.sigmask.get()) };
+        for s in [libc::SIGURG, libc::SIGSEGV, libc::SIGBUS] {
+            // SAFETY: as above.
+            unsafe { libc::sigdelset(self.sigmask.get(), s) };
+        }
+    }
+
+    pub(crate) fn allm_push(&self, mp: *mut M) {
+        let mut head = self.allm.load(Relaxed);
+        loop {
+            // SAFETY: mp is a new M; alllink is written only here, before publication.
+            unsafe { (*mp).alllink = head };
+            // Release: publishes the M's initial fields to list walkers (Acquire loads).
+            match self.allm.compare_exchange(head, mp, Release, Relaxed) {
+                Ok(_) => break,
+                Err(h) => head = h,
+            }
+        }
+        self.mcount.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn p(&self, i: u32) -> *mut P {
+        self.allp[i as usize].load(Acquire)
+    }
+}
+
+impl SchedLocked {
+    /// globrunqput: put gp at the back of the global queue.
+    pub(crate) fn globrunqput(&mut self, gp: *mut G) {
+        // SAFETY: the caller owns gp (RUNNABLE, on no queue).
+        unsafe { self.runq.push_back(gp) };
+        SCHED.runqsize.store(self.runq.len, Relaxed);
+    }
+
+    /// globrunqget: take a fair share of the global queue (at most `max` if non-zero) into pp's
+    /// local queue and return one G. pp's local queue has room: it is empty, or max == 1.
+    pub(crate) fn globrunqget(&mut self, pp: *mut P, max: u64) -> *mut G {
+        let size = self.runq.len;
+        if size == 0 {
+            return null_mut();
+        }
+        let procs = SCHED.gomaxprocs.load(Relaxed).max(1) as u64;
+        let mut n = size.min(size / procs + 1);
+        if max > 0 && n > max {
+            n = max;
+        }
+        n = n.min(RUNQ_SIZE as u64 / 2);
+        let gp = self.runq.pop();
+        for _ in 1..n {
+            let g1 = self.runq.pop();
+            // SAFETY: we own pp (its M calls this); g1 came off the global queue.
+            unsafe { (*pp).runq.put(g1, false, &mut |_| throw!("globrunqget: local queue overflow")) };
+        }
+        SCHED.runqsize.store(self.runq.len, Relaxed);
+        gp
+    }
+
+    pub(crate) fn mput(&mut self, mp: *mut M) {
+        // SAFETY: mp is the calling M, idle from now on.
+        unsafe { (*mp).schedlink = self.midle };
+        self.midle = mp;
+        self.nmidle += 1;
+    }
+
+    pub(crate) fn mget(&mut self) -> *mut M {
+        let mp = self.midle;
+        if !mp.is_null() {
+            // SAFETY: Ms on the idle list are live and owned by the list.
+            self.midle = unsafe { (*mp).schedlink };
+            self.nmidle -= 1;
+        }
+        mp
+    }
+
+    /// pidleput: make pp idle — or, if procresize shrank past it, retire it.
+    pub(crate) fn pidleput(&mut self, pp: *mut P) {
+        // SAFETY: the caller released pp: nobody owns it but this lock.
+        unsafe {
+            if (*pp).id >= SCHED.gomaxprocs.load(Relaxed) {
+                self.destroy_p(pp);
+                return;
+            }
+            if !(*pp).runq.is_empty() {
+                throw!("pidleput: P has non-empty run queue");
+            }
+            (*pp).status.store(p::IDLE, Relaxed);
+            (*pp).link = self.pidle;
+        }
+        self.pidle = pp;
+        SCHED.npidle.fetch_add(1, SeqCst);
+    }
+
+    pub(crate) fn pidleget(&mut self) -> *mut P {
+        let pp = self.pidle;
+        if !pp.is_null() {
+            // SAFETY: Ps on the idle list are owned by the list.
+            self.pidle = unsafe { (*pp).link };
+            SCHED.npidle.fetch_sub(1, SeqCst);
+        }
+        pp
+    }
+
+    /// Retire a P beyond gomaxprocs: its queued Gs go to the global queue, its free Gs to the
+    /// global free list.
+    fn destroy_p(&mut self, pp: *mut P) {
+        // SAFETY: nobody owns pp (see pidleput), so we may act as its owner.
+        unsafe {
+            while let Some((gp, _)) = (*pp).runq.get() {
+                self.globrunqput(gp);
+            }
+            let mut fl = SCHED.gfree.lock();
+            loop {
+                let gp = (*pp).gfree.pop();
+                if gp.is_null() {
+                    break;
+                }
+                fl.push_back(gp);
+            }
+            (*pp).status.store(p::DEAD, Relaxed);
+        }
+    }
+
+    /// procresize: set the number of Ps to n (1 ≤ n ≤ MAX_PROCS); returns the previous number.
+    /// See "Processors and procresize" in p.rs.
+    pub(crate) fn procresize(&mut self, n: u32) -> u32 {
+        let old = SCHED.gomaxprocs.swap(n, SeqCst);
+        let nallp = SCHED.nallp.load(Relaxed);
+        for i in nallp..n {
+            SCHED.allp[i as usize].store(P::new(i), Release);
+        }
+        if n > nallp {
+            SCHED.nallp.store(n, Release);
+        }
+        // Revive dead Ps below n (in id order, so low ids are handed out first).
+        for i in (0..n).rev() {
+            let pp = SCHED.p(i);
+            // SAFETY: allp entries below nallp are live; DEAD Ps are owned by sched.lock.
+            if unsafe { (*pp).status.load(Relaxed) } == p::DEAD {
+                self.pidleput(pp);
+            }
+        }
+        // Retire idle Ps at or beyond n now; running ones retire at their next schedule.
+        let mut keep: *mut P = null_mut();
+        let mut kept = 0;
+        while !self.pidle.is_null() {
+            let pp = self.pidleget();
+            // SAFETY: pp came off the idle list, so we own it.
+            unsafe {
+                if (*pp).id >= n {
+                    self.destroy_p(pp);
+                } else {
+                    (*pp).link = keep;
+                    keep = pp;
+                    kept += 1;
+                }
+            }
+        }
+        self.pidle = keep;
+        SCHED.npidle.fetch_add(kept, SeqCst);
+        old
+    }
+}
+
+/// gfput: cache a dead G (and its stack) on pp's free list.
+/// # Safety
+/// The caller owns pp and gp (DEAD, its stack unused).
+pub(crate) unsafe fn gfput(pp: *mut P, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*pp).gfree.push_back(gp);
+        if (*pp).gfree.len < GFREE_LOCAL_MAX {
+            return;
+        }
+        let mut moved = GQueue::new();
+        while (*pp).gfree.len > GFREE_LOCAL_MAX / 2 {
+            let g1 = (*pp).gfree.pop();
+            moved.push_back(g1);
+        }
+        gfree_global_put(moved);
+    }
+}
+
+/// Move a batch to the global free list, giving back stack memory beyond the warm cache.
+unsafe fn gfree_global_put(mut batch: GQueue) {
+    let warm = SCHED.gfree.lock().len;
+    let mut n = warm;
+    let mut g1 = batch.head;
+    while !g1.is_null() {
+        if n >= GFREE_KEEP_WARM {
+            // SAFETY: g1 is dead; nothing runs on its stack.
+            unsafe { stack::stack_release((*g1).stack) };
+        }
+        n += 1;
+        // SAFETY: batch members are live Gs we own.
+        g1 = unsafe { (*g1).schedlink };
+    }
+    let mut fl = SCHED.gfree.lock();
+    while !batch.head.is_null() {
+        let g1 = batch.pop();
+        // SAFETY: we own g1.
+        unsafe { fl.push_back(g1) };
+    }
+}
+
+/// gfget: a free G with a stack, from pp's list (refilled from the global one), or from the
+/// global list when pp is null (thread context).
+/// # Safety
+/// The caller owns pp (if non-null).
+pub(crate) unsafe fn gfget(pp: *mut P) -> *mut G {
+    // SAFETY: per the contract.
+    unsafe {
+        if pp.is_null() {
+            return SCHED.gfree.lock().pop();
+        }
+        if (*pp).gfree.head.is_null() && SCHED.gfree.lock().len > 0 {
+            let mut fl = SCHED.gfree.lock();
+            while (*pp).gfree.len < GFREE_LOCAL_MAX / 2 {
+                let g1 = fl.pop();
+                if g1.is_null() {
+                    break;
+                }
+                (*pp).gfree.push_back(g1);
+            }
+        }
+        (*pp).gfree.pop()
+    }
+}
