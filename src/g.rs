@@ -85,7 +85,7 @@ impl G {
     /// Lay out a fresh context that starts `f(arg)` at the top of the stack (see arch/x86_64.rs).
     pub(crate) fn prepare(&mut self, f: usize, arg: usize) {
         self.sched = Gobuf {
-            sp: self.stack.hi & !15,
+            sp: self.stack.top(),
             pc: arch::gmp_gostart as *const () as usize,
             rbp: 0,
             rbx: f,
@@ -142,6 +142,20 @@ impl GQueue {
             }
         }
         self.tail = gp;
+        self.len += 1;
+    }
+
+    /// Push at the front: free lists are LIFO (Go's gList), so the G reused next is the one
+    /// freed last, whose stack top is still in cache and TLB.
+    /// # Safety
+    /// As push_back.
+    pub(crate) unsafe fn push_front(&mut self, gp: *mut G) {
+        // SAFETY: per the contract.
+        unsafe { (*gp).schedlink = self.head };
+        if self.head.is_null() {
+            self.tail = gp;
+        }
+        self.head = gp;
         self.len += 1;
     }
 

@@ -379,6 +379,11 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, bool) {
                     }
                 }
             }
+            // The last M to go idle gives back surplus stack memory: never while work runs
+            // (the madvise would cost the busy Ms TLB shootdowns and fresh page faults).
+            if SCHED.npidle.load(Relaxed) == SCHED.gomaxprocs.load(Relaxed) {
+                crate::sched::scavenge_stacks();
+            }
             stopm(mp);
         }
     }
@@ -546,6 +551,7 @@ pub(crate) unsafe fn newproc1(pp: *mut P, f: usize, arg: usize, main_done: *cons
         if gp.is_null() {
             let st = stack::stack_alloc(SCHED.stack_size.load(Relaxed))?;
             gp = G::new_boxed(st);
+            SCHED.allocated_gs.fetch_add(1, Relaxed);
             cas_status(gp, g::IDLE, g::DEAD);
         }
         (*gp).prepare(f, arg);

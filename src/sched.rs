@@ -50,8 +50,12 @@ pub(crate) struct Sched {
     pub stack_size: AtomicUsize,
     /// Goroutines spawned / ended outside any P (thread context); the per-P counters do the rest.
     pub spawned_nop: AtomicU64,
+    /// Gs ever allocated (each keeps its stack for life).
+    pub allocated_gs: AtomicU64,
     /// Global free Gs with stacks (Go's sched.gFree); its own lock, taken after sched.lock.
-    pub gfree: Mutex<GQueue>,
+    pub gfree: Mutex<FreeGs>,
+    /// Mirror of `gfree.warm.len` for the idle path's lock-free check.
+    pub gfree_warm: AtomicU64,
     /// Signal mask of the thread that started the runtime; new Ms start with it.
     sigmask: UnsafeCell<libc::sigset_t>,
 }
@@ -74,16 +78,36 @@ pub(crate) static SCHED: Sched = Sched {
     goidgen: AtomicI64::new(0),
     stack_size: AtomicUsize::new(256 << 10),
     spawned_nop: AtomicU64::new(0),
-    gfree: Mutex::new(GQueue::new()),
+    allocated_gs: AtomicU64::new(0),
+    gfree: Mutex::new(FreeGs { warm: GQueue::new(), cold: GQueue::new() }),
+    gfree_warm: AtomicU64::new(0),
     // SAFETY: an all-zero sigset_t is a valid (empty) set.
     sigmask: UnsafeCell::new(unsafe { core::mem::zeroed() }),
 };
 
+/// Free Gs: `warm` ones still have their stack memory, `cold` ones gave it back.
+pub(crate) struct FreeGs {
+    pub warm: GQueue,
+    pub cold: GQueue,
+}
+
+impl FreeGs {
+    /// A free G, warm first.
+    pub(crate) fn pop(&mut self) -> *mut G {
+        let g1 = self.warm.pop();
+        if !g1.is_null() {
+            SCHED.gfree_warm.store(self.warm.len, Relaxed);
+            return g1;
+        }
+        self.cold.pop()
+    }
+}
+
 /// Per-P free lists keep up to this many Gs; beyond it half move to the global list.
 const GFREE_LOCAL_MAX: u64 = 64;
-/// The global free list keeps this many stacks' memory; Gs pushed beyond it give their
-/// stack pages back (they keep the address range and guard).
-const GFREE_KEEP_WARM: u64 = 1024;
+/// The global free list keeps this many stacks' memory; `scavenge_stacks` gives back the
+/// rest (the Gs keep their address range and guard).
+const GFREE_KEEP_WARM: u64 = 4096;
 
 impl Sched {
     pub(crate) fn locked(&self) -> Guard<'_, SchedLocked> {
@@ -214,8 +238,9 @@ impl SchedLocked {
                 if gp.is_null() {
                     break;
                 }
-                fl.push_back(gp);
+                fl.warm.push_front(gp);
             }
+            SCHED.gfree_warm.store(fl.warm.len, Relaxed);
             (*pp).status.store(p::DEAD, Relaxed);
         }
     }
@@ -267,7 +292,7 @@ impl SchedLocked {
 pub(crate) unsafe fn gfput(pp: *mut P, gp: *mut G) {
     // SAFETY: per the contract.
     unsafe {
-        (*pp).gfree.push_back(gp);
+        (*pp).gfree.push_front(gp);
         if (*pp).gfree.len < GFREE_LOCAL_MAX {
             return;
         }
@@ -280,25 +305,47 @@ pub(crate) unsafe fn gfput(pp: *mut P, gp: *mut G) {
     }
 }
 
-/// Move a batch to the global free list, giving back stack memory beyond the warm cache.
+/// Move a batch to the global free list (warm: stacks keep their memory).
 unsafe fn gfree_global_put(mut batch: GQueue) {
-    let warm = SCHED.gfree.lock().len;
-    let mut n = warm;
+    let mut fl = SCHED.gfree.lock();
+    while !batch.head.is_null() {
+        let g1 = batch.pop();
+        // SAFETY: we own g1.
+        unsafe { fl.warm.push_front(g1) };
+    }
+    SCHED.gfree_warm.store(fl.warm.len, Relaxed);
+}
+
+/// Give back the stack memory of free Gs beyond `GFREE_KEEP_WARM` (Go frees stacks at GC, not
+/// at goexit; here an M about to go idle does it, so the hot path never pays a madvise). The
+/// Gs keep their address range and guard and move to the cold list.
+pub(crate) fn scavenge_stacks() {
+    if SCHED.gfree_warm.load(Relaxed) <= GFREE_KEEP_WARM {
+        return;
+    }
+    let mut batch = GQueue::new();
+    {
+        let mut fl = SCHED.gfree.lock();
+        while fl.warm.len > GFREE_KEEP_WARM {
+            let g1 = fl.warm.pop();
+            // SAFETY: g1 came off the free list: we own it.
+            unsafe { batch.push_back(g1) };
+        }
+        SCHED.gfree_warm.store(fl.warm.len, Relaxed);
+    }
     let mut g1 = batch.head;
     while !g1.is_null() {
-        if n >= GFREE_KEEP_WARM {
-            // SAFETY: g1 is dead; nothing runs on its stack.
-            unsafe { stack::stack_release((*g1).stack) };
+        // SAFETY: g1 is dead and ours; nothing runs on its stack.
+        unsafe {
+            stack::stack_release((*g1).stack);
+            g1 = (*g1).schedlink;
         }
-        n += 1;
-        // SAFETY: batch members are live Gs we own.
-        g1 = unsafe { (*g1).schedlink };
     }
     let mut fl = SCHED.gfree.lock();
     while !batch.head.is_null() {
         let g1 = batch.pop();
         // SAFETY: we own g1.
-        unsafe { fl.push_back(g1) };
+        unsafe { fl.cold.push_back(g1) };
     }
 }
 
@@ -312,14 +359,14 @@ pub(crate) unsafe fn gfget(pp: *mut P) -> *mut G {
         if pp.is_null() {
             return SCHED.gfree.lock().pop();
         }
-        if (*pp).gfree.head.is_null() && SCHED.gfree.lock().len > 0 {
+        if (*pp).gfree.head.is_null() {
             let mut fl = SCHED.gfree.lock();
             while (*pp).gfree.len < GFREE_LOCAL_MAX / 2 {
                 let g1 = fl.pop();
                 if g1.is_null() {
                     break;
                 }
-                (*pp).gfree.push_back(g1);
+                (*pp).gfree.push_front(g1);
             }
         }
         (*pp).gfree.pop()
