@@ -113,6 +113,19 @@ pub(crate) fn cas_status(gp: *mut G, from: u32, to: u32) {
     }
 }
 
+/// Change the status of a G the caller owns exclusively (RUNNABLE taken off a queue, or its
+/// own RUNNING G): no other thread can write the status then — only transitions out of WAITING
+/// race (with gmp_ready) and need `cas_status`. Release: the status is published with the G.
+#[inline]
+pub(crate) fn set_status(gp: *mut G, from: u32, to: u32) {
+    // SAFETY: callers pass a live G they own.
+    let st = unsafe { &(*gp).status };
+    if cfg!(debug_assertions) && st.load(Relaxed) != from {
+        throw!("setgstatus: bad incoming value");
+    }
+    st.store(to, Release);
+}
+
 /// An intrusive FIFO of Gs linked through `schedlink`, owned by whoever owns the value
 /// (the global run queue under sched.lock; a local batch on the stack).
 pub(crate) struct GQueue {

@@ -42,7 +42,7 @@
 
 use crate::api::gmp_g;
 use crate::arch::{self, getm};
-use crate::g::{self, cas_status, G};
+use crate::g::{self, cas_status, set_status, G};
 use crate::m::{self, M};
 use crate::p::{self, bump, P};
 use crate::sched::{gfget, gfput, SCHED};
@@ -280,7 +280,7 @@ unsafe fn execute(mp: *mut M, gp: *mut G, inherit: bool) -> ! {
         let pp = (*mp).p;
         (*mp).curg = gp;
         (*gp).m = mp;
-        cas_status(gp, g::RUNNABLE, g::RUNNING);
+        set_status(gp, g::RUNNABLE, g::RUNNING);
         if !inherit {
             (*pp).schedtick = (*pp).schedtick.wrapping_add(1);
         }
@@ -493,8 +493,21 @@ pub(crate) unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
     // SAFETY: as park_m.
     unsafe {
         dropg(mp, gp);
-        cas_status(gp, g::RUNNING, g::RUNNABLE);
-        SCHED.locked().globrunqput(gp);
+        set_status(gp, g::RUNNING, g::RUNNABLE);
+        let pp = (*mp).p;
+        let mut s = SCHED.locked();
+        s.globrunqput(gp);
+        // With nothing local, find_runnable would take from the global queue next: take one G
+        // under this same lock. One, not a batch: the next yield pays for the lock anyway,
+        // and a batch would cost a run-queue CAS per G. (A retiring P must go through
+        // find_runnable.)
+        if (*pp).runq.is_empty() && (*pp).id < SCHED.gomaxprocs.load(Relaxed) {
+            let next = s.globrunqget(pp, 1);
+            drop(s);
+            wakep();
+            execute(mp, next, false);
+        }
+        drop(s);
         wakep();
         schedule()
     }
@@ -506,7 +519,7 @@ pub(crate) unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
     // SAFETY: as park_m; after gfput we no longer touch gp.
     unsafe {
         dropg(mp, gp);
-        cas_status(gp, g::RUNNING, g::DEAD);
+        set_status(gp, g::RUNNING, g::DEAD);
         if !(*gp).lockedm.is_null() {
             // Go kills a thread whose goroutine exits locked; Ms here are never destroyed, so
             // the lock simply ends with the goroutine.
