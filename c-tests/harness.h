@@ -1,0 +1,361 @@
+/*
+ * harness.h: the small shared toolkit of the libgmp C tests (C11 and C++17).
+ *
+ *  - CHECK / CHECK_EQ: on failure print "file:line: CHECK(...) failed: ..." with the goroutine id
+ *    and OS thread id, then _exit(1). They use only snprintf + write(2) + _exit, so they are safe
+ *    on any stack, including from an unlockf callback running on the scheduler's stack.
+ *  - h_check_lib(): proves the process loaded OUR libgmp.so (the one in GMP_LIBDIR), not
+ *    Debian's GNU MP /usr/lib/x86_64-linux-gnu/libgmp.so. It does not start the runtime. It
+ *    also starts a watchdog thread that reports a scheduler snapshot if the test hangs.
+ *  - wg_t: a wait group built only on gmp_park/gmp_ready (goroutine waiters) and a futex
+ *    (thread-context waiters). ev_t is a one-shot event = a wait group with count 1.
+ *
+ * Every test is compiled with -DGMP_LIBDIR="\"<dir of libgmp.so>\"" (run.sh does it).
+ */
+#ifndef GMP_TEST_HARNESS_H
+#define GMP_TEST_HARNESS_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "gmp.h"
+#ifdef __GNU_MP__
+#error "included GNU MP's gmp.h instead of libgmp's: put -I<repo>/include first"
+#endif
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <limits.h>
+#include <link.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifdef __cplusplus
+#include <atomic>
+#define H_ATOMIC(T) std::atomic<T>
+using std::atomic_compare_exchange_strong;
+using std::atomic_exchange;
+using std::atomic_fetch_add;
+using std::atomic_fetch_sub;
+using std::atomic_init;
+using std::atomic_load;
+using std::atomic_load_explicit;
+using std::atomic_store;
+using std::atomic_store_explicit;
+using std::memory_order_relaxed;
+#define H_UNUSED [[maybe_unused]]
+#else
+#include <stdatomic.h>
+#define H_ATOMIC(T) _Atomic(T)
+#define H_UNUSED __attribute__((unused))
+#endif
+
+#ifndef GMP_LIBDIR
+#error "compile with -DGMP_LIBDIR='\"/dir/holding/libgmp.so\"'"
+#endif
+
+/* ------------------------------------------------------------------ failure reporting */
+
+static inline pid_t h_gettid(void) { return (pid_t)syscall(SYS_gettid); }
+
+__attribute__((noreturn, format(printf, 4, 5), unused)) static void
+h_fail(const char *file, int line, const char *cond, const char *fmt, ...)
+{
+    char buf[1024];
+    int saved = errno;
+    /* gmp_self/gmp_goid never start the runtime and are valid in any context. */
+    long long id = (long long)gmp_goid(NULL);
+    int n = snprintf(buf, sizeof buf, "%s:%d: CHECK(%s) failed: ", file, line, cond);
+    if (n < 0 || n >= (int)sizeof buf) n = 0;
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(buf + n, sizeof buf - (size_t)n, fmt, ap);
+    va_end(ap);
+    if (m > 0) n += m;
+    if (n >= (int)sizeof buf) n = (int)sizeof buf - 1;
+    m = snprintf(buf + n, sizeof buf - (size_t)n, " [goid=%lld tid=%d errno=%d]\n", id,
+                 (int)h_gettid(), saved);
+    if (m > 0) n += m;
+    if (n >= (int)sizeof buf) n = (int)sizeof buf - 1;
+    ssize_t w = write(2, buf, (size_t)n);
+    (void)w;
+    _exit(1);
+}
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        if (!(cond)) h_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);                       \
+    } while (0)
+
+#define CHECK_EQ(a, b)                                                                     \
+    do {                                                                                   \
+        long long h_a_ = (long long)(a), h_b_ = (long long)(b);                            \
+        if (h_a_ != h_b_)                                                                  \
+            h_fail(__FILE__, __LINE__, #a " == " #b, "%lld != %lld", h_a_, h_b_);          \
+    } while (0)
+
+/* ------------------------------------------------------------------ small utilities */
+
+static inline int64_t h_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* GMP_MAXPROCS as run.sh set it; 0 when unset. */
+H_UNUSED static int h_env_procs(void)
+{
+    const char *s = getenv("GMP_MAXPROCS");
+    return s ? atoi(s) : 0;
+}
+
+H_UNUSED static gmp_stats h_stats(void)
+{
+    gmp_stats s;
+    memset(&s, 0, sizeof s);
+    int r = gmp_stats_read(&s);
+    CHECK(r == 0, "gmp_stats_read returned %d", r);
+    return s;
+}
+
+/* gmp_main that must succeed. */
+H_UNUSED static void h_main(gmp_fn fn, void *arg)
+{
+    int r = gmp_main(fn, arg);
+    CHECK(r == 0, "gmp_main returned %d", r);
+}
+
+/* Spawn that must succeed; returns the id. */
+H_UNUSED static int64_t h_spawn(gmp_fn fn, void *arg)
+{
+    int64_t id = gmp_spawn(fn, arg);
+    CHECK(id > 0, "gmp_spawn returned %lld", (long long)id);
+    return id;
+}
+
+/* From a goroutine: yield until cond holds, failing after `secs` seconds of wall time. This is
+ * polling an observable condition with a generous deadline (used for things like "the goroutine
+ * count drops back", which no event can signal); it is not a sleep. */
+#define H_GOSCHED_UNTIL(cond, secs, ...)                                                   \
+    do {                                                                                   \
+        int64_t h_dl_ = h_now_ns() + (int64_t)(secs) * 1000000000;                         \
+        while (!(cond)) {                                                                  \
+            if (h_now_ns() > h_dl_) h_fail(__FILE__, __LINE__, #cond, __VA_ARGS__);        \
+            gmp_gosched();                                                                 \
+        }                                                                                  \
+    } while (0)
+
+/* ------------------------------------------------------------------ library identity */
+
+static int h_phdr_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *want = (const char *)data;
+    const char *name = info->dlpi_name;
+    if (!name || !*name) return 0;
+    const char *base = strrchr(name, '/');
+    base = base ? base + 1 : name;
+    if (strncmp(base, "libgmp.so", 9) != 0) return 0;
+    char real[PATH_MAX];
+    if (!realpath(name, real)) snprintf(real, sizeof real, "%s", name);
+    size_t n = strlen(want);
+    CHECK(strncmp(real, want, n) == 0 && real[n] == '/',
+          "a libgmp.so that is not ours is loaded: %s (want one under %s)", real, want);
+    return 0;
+}
+
+/* Watchdog: a hung test (lost wake-up, stranded goroutines) would only show "timeout" in
+ * run.sh. This detached thread sleeps H_WATCHDOG_SECS (below run.sh's 120 s timeout), then
+ * prints a scheduler snapshot and exits the process with status 3. It is diagnostics only: it
+ * synchronises nothing and calls into the runtime only when it fires. */
+#ifndef H_WATCHDOG_SECS
+#define H_WATCHDOG_SECS 60
+#endif
+static void *h_watchdog(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {H_WATCHDOG_SECS, 0};
+    while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) != 0) {
+    }
+    gmp_stats s;
+    memset(&s, 0, sizeof s);
+    int r = gmp_stats_read(&s);
+    char buf[512];
+    int n = snprintf(buf, sizeof buf,
+                     "WATCHDOG: still running after %d s (hang?): stats_read=%d goroutines=%llu "
+                     "procs=%u threads=%u idle_threads=%u spinning_threads=%u global_runq=%llu "
+                     "spawned=%llu schedules=%llu steals=%llu yields=%llu\n",
+                     H_WATCHDOG_SECS, r, (unsigned long long)s.goroutines, s.procs, s.threads,
+                     s.idle_threads, s.spinning_threads, (unsigned long long)s.global_runq,
+                     (unsigned long long)s.spawned, (unsigned long long)s.schedules,
+                     (unsigned long long)s.steals, (unsigned long long)s.yields);
+    if (n > 0) {
+        ssize_t w = write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        (void)w;
+    }
+    _exit(3);
+    return NULL;
+}
+
+/* Checks that gmp_spawn and gmp_stats_read (GNU MP has no such symbol, so merely referencing it
+ * means we could not have linked against GNU MP) come from <GMP_LIBDIR>/libgmp.so, and that no
+ * other libgmp.so* is mapped. Does not start the runtime. Also starts the watchdog. */
+H_UNUSED static void h_check_lib(void)
+{
+    char want[PATH_MAX];
+    const char *dir = GMP_LIBDIR;
+    CHECK(realpath(dir, want) != NULL, "GMP_LIBDIR %s: %s", dir, strerror(errno));
+    const void *syms[2] = {(const void *)&gmp_spawn, (const void *)&gmp_stats_read};
+    const char *names[2] = {"gmp_spawn", "gmp_stats_read"};
+    for (int i = 0; i < 2; i++) {
+        Dl_info info;
+        memset(&info, 0, sizeof info);
+        CHECK(dladdr(syms[i], &info) != 0 && info.dli_fname, "dladdr(%s) failed", names[i]);
+        char got[PATH_MAX];
+        CHECK(realpath(info.dli_fname, got) != NULL, "realpath(%s)", info.dli_fname);
+        size_t n = strlen(want);
+        CHECK(strncmp(got, want, n) == 0 && got[n] == '/' && strstr(got + n, "libgmp.so"),
+              "%s was loaded from %s, not from %s", names[i], got, want);
+    }
+    dl_iterate_phdr(h_phdr_cb, want);
+
+    pthread_t t;
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+    CHECK(pthread_create(&t, &a, h_watchdog, NULL) == 0, "watchdog thread");
+    pthread_attr_destroy(&a);
+}
+
+/* ------------------------------------------------------------------ futex (thread context) */
+
+static inline void h_futex_wait(void *addr, int val)
+{
+    syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, NULL, NULL, 0);
+}
+static inline void h_futex_wake(void *addr)
+{
+    syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+/* ------------------------------------------------------------------ wait group / event
+ *
+ * One waiter per cycle (wg_init .. wg_wait); any number of finishers; finishers may run in
+ * goroutines or plain threads; the waiter may be a goroutine (parks with gmp_park) or a thread
+ * (futex). Usage: wg_init(&w); wg_add(&w, n) BEFORE starting the n workers; each worker calls
+ * wg_done(&w) once; the owner calls wg_wait(&w) once. wg_init again to reuse.
+ *
+ * count = outstanding wg_done calls + 1. The extra 1 is the waiter's own "bias", dropped at the
+ * start of wg_wait. Hence count can reach 0 only after wg_wait has started, and exactly one party
+ * sees it reach 0:
+ *   - the waiter (all workers already finished): it returns at once; no worker will ever touch
+ *     the wait group again (a worker that did not bring count to 0 never touches it after its
+ *     fetch_sub), so the waiter may free it.
+ *   - otherwise the LAST FINISHER. It then races with the waiter, who is in gmp_park. The state
+ *     word decides the race; both sides use one CAS from IDLE:
+ *       waiter, inside unlockf (already switched out, so g is "parked" and may be readied):
+ *           store waiter = g;  CAS(state, IDLE -> WAITING)
+ *           success: return true (stay parked); the finisher will see WAITING and ready us.
+ *                    After the CAS the unlockf must not touch *w: the finisher may ready g, which
+ *                    may return from wg_wait on another P and free *w before unlockf returns.
+ *           failure: state is DONE: the last finisher came and went; return false = resume now.
+ *       last finisher:
+ *           CAS(state, IDLE -> DONE)
+ *           success: the waiter has not published itself; its unlockf CAS will fail and it
+ *                    resumes by itself. The finisher touches *w no more.
+ *           failure, state == WAITING: the waiter stored g before its CAS, and our failed CAS
+ *                    read that CAS's value, so g is visible. Store READIED (so the waiter can
+ *                    tell a real wake-up from a spurious one), then gmp_ready(g), which must
+ *                    return 0: g is parked and nobody else readies it. The wg is not touched
+ *                    after gmp_ready (g may run and free it at once).
+ *           failure, state == THREAD: a thread waiter in the futex: store DONE and futex-wake.
+ *   No lost wake-up: whichever CAS comes second sees the other's value and takes the branch that
+ *   does the waking (finisher) or does not sleep (waiter). No double wake-up: only the single
+ *   last finisher ever calls gmp_ready, once.
+ *   Thread waiters: CAS(IDLE -> THREAD), then futex-wait while state == THREAD. The finisher's
+ *   futex_wake may follow the waiter's return by a moment; a FUTEX_WAKE on memory that was freed
+ *   is harmless (it is only a hash key) and our wait groups live in static storage or frames
+ *   that outlive the wait anyway.
+ */
+enum { WG_IDLE = 0, WG_WAITING = 1, WG_DONE = 2, WG_READIED = 3, WG_THREAD = 4 };
+
+typedef struct wg_t {
+    H_ATOMIC(int64_t) count;
+    H_ATOMIC(int) state; /* also the futex word of thread waiters */
+    H_ATOMIC(gmp_g *) waiter;
+} wg_t;
+
+H_UNUSED static void wg_init(wg_t *w)
+{
+    atomic_store(&w->count, (int64_t)1);
+    atomic_store(&w->state, (int)WG_IDLE);
+    atomic_store(&w->waiter, (gmp_g *)NULL);
+}
+
+H_UNUSED static void wg_add(wg_t *w, int64_t n)
+{
+    int64_t old = atomic_fetch_add(&w->count, n);
+    CHECK(old >= 1, "wg_add after wg_wait started (count was %lld)", (long long)old);
+}
+
+H_UNUSED static void wg_done(wg_t *w)
+{
+    int64_t left = atomic_fetch_sub(&w->count, (int64_t)1) - 1;
+    CHECK(left >= 0, "wg_done called more often than wg_add allowed");
+    if (left != 0) return; /* not the last one: never touch *w again */
+    int s = WG_IDLE;
+    if (atomic_compare_exchange_strong(&w->state, &s, (int)WG_DONE)) return;
+    if (s == WG_WAITING) {
+        gmp_g *g = atomic_load(&w->waiter);
+        atomic_store(&w->state, (int)WG_READIED);
+        int r = gmp_ready(g);
+        CHECK(r == 0, "gmp_ready(parked waiter) returned %d: lost wake-up", r);
+        return;
+    }
+    CHECK(s == WG_THREAD, "wait group in impossible state %d", s);
+    atomic_store(&w->state, (int)WG_DONE);
+    h_futex_wake(&w->state);
+}
+
+static bool wg_unlockf(gmp_g *g, void *lock)
+{
+    wg_t *w = (wg_t *)lock;
+    atomic_store(&w->waiter, g);
+    int s = WG_IDLE;
+    return atomic_compare_exchange_strong(&w->state, &s, (int)WG_WAITING);
+}
+
+H_UNUSED static void wg_wait(wg_t *w)
+{
+    if (atomic_fetch_sub(&w->count, (int64_t)1) == 1) return; /* everybody already done */
+    if (gmp_self() != NULL) {
+        int r = gmp_park(wg_unlockf, w);
+        CHECK(r == 0, "gmp_park returned %d", r);
+        int s = atomic_load(&w->state);
+        CHECK(s == WG_DONE || s == WG_READIED,
+              "gmp_park returned but nobody readied us (state %d): spurious wake-up", s);
+    } else {
+        int s = WG_IDLE;
+        if (atomic_compare_exchange_strong(&w->state, &s, (int)WG_THREAD)) {
+            while ((s = atomic_load(&w->state)) == WG_THREAD) h_futex_wait(&w->state, WG_THREAD);
+        }
+        CHECK(s == WG_DONE, "thread wait ended in state %d", s);
+    }
+}
+
+/* A one-shot event: ev_init, then exactly one ev_set and one ev_wait (in any order). */
+typedef wg_t ev_t;
+H_UNUSED static void ev_init(ev_t *e) { wg_init(e); wg_add(e, 1); }
+H_UNUSED static void ev_set(ev_t *e) { wg_done(e); }
+H_UNUSED static void ev_wait(ev_t *e) { wg_wait(e); }
+
+#endif /* GMP_TEST_HARNESS_H */
