@@ -83,6 +83,9 @@ pub(crate) struct M {
     pub idlelocked: bool,
     /// This M runs sysmon and never a goroutine.
     pub sysmon: bool,
+    /// This thread's errno slot (fixed for the thread's life): saving and restoring a
+    /// goroutine's errno at each switch is then a plain load and store.
+    pub errno_addr: *mut i32,
 }
 
 impl M {
@@ -137,6 +140,7 @@ fn newm1(pp: *mut P, spinning: bool, sysmon: bool) -> bool {
         signal_pending: AtomicBool::new(false),
         idlelocked: false,
         sysmon,
+        errno_addr: null_mut(),
     }));
     // Counted before the thread exists, so checkdead never sees a starting M as missing.
     SCHED.mcount.fetch_add(1, Relaxed);
@@ -186,6 +190,7 @@ extern "C" fn mstart(arg: *mut c_void) -> *mut c_void {
         (*mp).tls_g = (*mp).g0;
         arch::set_g_base(mp);
         (*mp).procid.store(sys::gettid(), Relaxed);
+        (*mp).errno_addr = sys::errno_ptr();
         let ss = libc::stack_t {
             ss_sp: (*mp).gsignal.lo as *mut c_void,
             ss_flags: 0,

@@ -106,6 +106,7 @@ unsafe fn releasep(mp: *mut M) -> *mut P {
             throw!("releasep: invalid p state");
         }
         (*pp).m = null_mut();
+        (*pp).status.store(p::IDLE, Relaxed);
         (*mp).p = null_mut();
         pp
     }
@@ -249,13 +250,10 @@ unsafe fn stop_locked_m(mp: *mut M) {
             (*mp).idlelocked = true;
             checkdead(&mut s);
         }
+        // start_locked_m takes us off the idle-locked count when it wakes us (Go's
+        // incidlelocked(-1) in startlockedm): from then on the G is in transit on this M.
         (*mp).park.sleep();
         (*mp).park.clear();
-        {
-            let mut s = SCHED.locked();
-            s.nmidlelocked -= 1;
-            (*mp).idlelocked = false;
-        }
         let pp = (*mp).nextp;
         (*mp).nextp = null_mut();
         acquirep(mp, pp);
@@ -272,6 +270,11 @@ unsafe fn start_locked_m(mp: *mut M, gp: *mut G) {
             throw!("startlockedm: locked to me");
         }
         let pp = releasep(mp);
+        {
+            let mut s = SCHED.locked();
+            s.nmidlelocked -= 1;
+            (*mp2).idlelocked = false;
+        }
         (*mp2).nextp = pp;
         (*mp2).park.wakeup();
         stopm(mp);
@@ -340,7 +343,7 @@ pub(crate) unsafe fn execute(mp: *mut M, gp: *mut G, inherit: bool) -> ! {
             (*pp).slice_start.store(SCHED.now.load(Relaxed), Relaxed);
         }
         bump(&(*pp).stats.schedules, 1);
-        *sys::errno_ptr() = (*gp).errno;
+        *(*mp).errno_addr = (*gp).errno;
         arch::gmp_gogo(gp)
     }
 }
@@ -516,7 +519,7 @@ pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) {
 pub(crate) unsafe fn dropg(mp: *mut M, gp: *mut G) {
     // SAFETY: mp is the calling M and gp its curg.
     unsafe {
-        (*gp).errno = *sys::errno_ptr();
+        (*gp).errno = *(*mp).errno_addr;
         (*gp).m = null_mut();
         (*mp).curg = null_mut();
     }
