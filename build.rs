@@ -42,8 +42,9 @@ fn main() {
         return;
     }
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).unwrap();
+    // Only src/api.rs is the C face (the rest of the crate is internal).
     let bindings = cbindgen::Builder::new()
-        .with_crate(&root)
+        .with_src(root.join("src/api.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen failed to generate include/gmp.h");

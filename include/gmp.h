@@ -85,7 +85,10 @@ int gmp_init(const struct gmp_config *cfg);
 
 // Run `fn(arg)` as the main goroutine and return 0 when it returns (other goroutines keep
 // running). Thread context only: -EPERM from a goroutine; -EINVAL if `fn` is NULL. May be
-// called again later.
+// called again later. If every goroutine is blocked with nothing that could wake one (no
+// syscall in progress, and no thread outside the runtime other than this one has ever called
+// into it), prints `gmp: fatal error: all goroutines are asleep - deadlock!` and returns
+// -EDEADLK.
 int gmp_main(gmp_fn f, void *arg);
 
 // `go fn(arg)`. Returns the new goroutine's id (> 0, unique for the life of the process);
@@ -118,6 +121,15 @@ int gmp_park(gmp_unlock_fn unlockf, void *lock);
 // Make a goroutine that is parked in gmp_park runnable; called from a goroutine it runs next
 // on the caller's processor. 0; -EINVAL if `g` is NULL or not parked. Any context.
 int gmp_ready(struct gmp_g *g);
+
+// Bracket a call that may block in the kernel: meanwhile the processor may be handed to
+// another thread (after ~20 µs). No-op in thread context. Must be paired with
+// gmp_exitsyscall on the same goroutine, not nested.
+void gmp_entersyscall(void);
+
+// End a gmp_entersyscall bracket: get a processor back (waiting for one if need be). No-op
+// in thread context.
+void gmp_exitsyscall(void);
 
 // LockOSThread: while locked (calls nest and are counted) the goroutine runs only on its
 // current thread and that thread runs nothing else. 0; -EPERM in thread context.

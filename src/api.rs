@@ -184,9 +184,15 @@ fn start(cfg: Option<&gmp_config>, explicit: bool) -> Result<(), c_int> {
     }
     // SAFETY: no M exists yet.
     unsafe { SCHED.save_sigmask() };
+    let now = sys::nanotime();
+    SCHED.start_time.store(now, Relaxed);
+    SCHED.now.store(now, Relaxed);
     SCHED.locked().procresize(procs);
-    // One idle M from the start, so the first goroutine never waits on thread creation.
-    if !crate::m::newm(null_mut(), false) {
+    crate::preempt::init();
+    crate::signal::init();
+    // One idle M from the start, so the first goroutine never waits on thread creation; and
+    // sysmon.
+    if !crate::m::newm(null_mut(), false) || !crate::m::newm_sysmon() {
         STATE.store(NOT_STARTED, Release);
         return Err(-libc::EAGAIN);
     }
@@ -232,7 +238,10 @@ struct MainArgs {
 
 /// Run `fn(arg)` as the main goroutine and return 0 when it returns (other goroutines keep
 /// running). Thread context only: -EPERM from a goroutine; -EINVAL if `fn` is NULL. May be
-/// called again later.
+/// called again later. If every goroutine is blocked with nothing that could wake one (no
+/// syscall in progress, and no thread outside the runtime other than this one has ever called
+/// into it), prints `gmp: fatal error: all goroutines are asleep - deadlock!` and returns
+/// -EDEADLK.
 #[no_mangle]
 pub unsafe extern "C" fn gmp_main(f: gmp_fn, arg: *mut c_void) -> c_int {
     let Some(f) = f else { return -libc::EINVAL };
@@ -255,11 +264,24 @@ pub unsafe extern "C" fn gmp_main(f: gmp_fn, arg: *mut c_void) -> c_int {
     else {
         return -libc::ENOMEM;
     };
+    SCHED.note_external_caller();
     proc::inject(gp);
-    // Acquire pairs with goexit0's Release store.
-    while done.load(Acquire) == 0 {
-        sys::futex_wait(&done, 0, -1);
+    // Registered after the main G is queued: checkdead then sees it as runnable, not dead.
+    if !SCHED.ext_many.load(Relaxed) {
+        SCHED.main_done.store(&done as *const AtomicU32 as *mut AtomicU32, Release);
     }
+    // Acquire pairs with goexit0's (1 = done) and checkdead's (2 = deadlock) Release stores.
+    loop {
+        match done.load(Acquire) {
+            0 => sys::futex_wait(&done, 0, -1),
+            1 => break,
+            _ => {
+                sys::write_err(b"gmp: fatal error: all goroutines are asleep - deadlock!\n");
+                return -libc::EDEADLK;
+            }
+        }
+    }
+    let _ = SCHED.main_done.compare_exchange(&done as *const AtomicU32 as *mut AtomicU32, null_mut(), AcqRel, Relaxed);
     0
 }
 
@@ -281,6 +303,9 @@ pub unsafe extern "C" fn gmp_spawn(f: gmp_fn, arg: *mut c_void) -> i64 {
         _ => (null_mut(), null_mut()),
     };
     if pp.is_null() {
+        if matches!(ctx(), Ctx::Thread) {
+            SCHED.note_external_caller();
+        }
         // SAFETY: no P is owned in thread context.
         return match unsafe { proc::newproc1(null_mut(), f as usize, arg as usize, core::ptr::null()) } {
             Some(gp) => {
@@ -413,9 +438,48 @@ pub unsafe extern "C" fn gmp_ready(g: *mut gmp_g) -> c_int {
             proc::wakep();
             releasem(mp);
         }
-        _ => proc::inject(gp),
+        _ => {
+            if matches!(ctx(), Ctx::Thread) {
+                SCHED.note_external_caller();
+            }
+            proc::inject(gp)
+        }
     }
     0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Blocking outside the scheduler
+
+/// Bracket a call that may block in the kernel: meanwhile the processor may be handed to
+/// another thread (after ~20 µs). No-op in thread context. Must be paired with
+/// gmp_exitsyscall on the same goroutine, not nested.
+#[no_mangle]
+pub extern "C" fn gmp_entersyscall() {
+    if let Ctx::G(mp, gp) = ctx() {
+        // SAFETY: gp is the running goroutine on mp.
+        if unsafe { (*gp).status.load(Relaxed) } != g::RUNNING {
+            return; // nested: ignore
+        }
+        acquirem(mp);
+        // SAFETY: with m.locks raised we own mp.p for the duration.
+        unsafe { crate::syscall::entersyscall(mp, gp) };
+        releasem(mp);
+    }
+}
+
+/// End a gmp_entersyscall bracket: get a processor back (waiting for one if need be). No-op
+/// in thread context.
+#[no_mangle]
+pub extern "C" fn gmp_exitsyscall() {
+    if let Ctx::G(mp, gp) = ctx() {
+        // SAFETY: gp is the running goroutine on mp.
+        if unsafe { (*gp).status.load(Relaxed) } != g::SYSCALL {
+            return; // not in a bracket: ignore
+        }
+        // SAFETY: gp is in SYSCALL on mp.
+        unsafe { crate::syscall::exitsyscall(mp, gp) };
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -506,8 +570,8 @@ pub unsafe extern "C" fn gmp_stats_read(out: *mut gmp_stats) -> c_int {
         schedules: 0,
         steals: 0,
         yields: 0,
-        preemptions: 0,
-        syscall_retakes: 0,
+        preemptions: SCHED.preemptions.load(Relaxed),
+        syscall_retakes: SCHED.syscall_retakes.load(Relaxed),
     };
     let mut ended = 0u64;
     for i in 0..SCHED.nallp.load(Acquire) {

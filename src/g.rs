@@ -6,6 +6,8 @@
 //!   that queue: whoever takes it from the queue owns it. Its stack is not in use.
 //! - `RUNNING`: executing user code on an M (`g.m`, `m.curg == g`), which has a P. Only that M
 //!   changes the status, except as noted for preemption (next issue).
+//! - `SYSCALL`: between gmp_entersyscall and gmp_exitsyscall, running C code that may block
+//!   in the kernel, on an M that may have lost its P. Owned by that M.
 //! - `WAITING`: parked by `gmp_park`, on no run queue. Owned by nobody: exactly one `gmp_ready`
 //!   wins the CAS WAITING -> RUNNABLE and then owns it (that is what makes a doubled wake-up
 //!   impossible and a wake-up of a non-parked G an `-EINVAL`).
@@ -16,13 +18,26 @@ use crate::arch;
 use crate::m::M;
 use crate::stack::Stack;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicU32, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 
 pub(crate) const IDLE: u32 = 0;
 pub(crate) const RUNNABLE: u32 = 1;
 pub(crate) const RUNNING: u32 = 2;
+pub(crate) const SYSCALL: u32 = 3;
 pub(crate) const WAITING: u32 = 4;
 pub(crate) const DEAD: u32 = 6;
+
+pub(crate) fn status_name(st: u32) -> &'static str {
+    match st {
+        IDLE => "idle",
+        RUNNABLE => "runnable",
+        RUNNING => "running",
+        SYSCALL => "syscall",
+        WAITING => "waiting",
+        DEAD => "dead",
+        _ => "?",
+    }
+}
 
 /// A switched-out context (asm/offsets.h has the offsets).
 #[repr(C)]
@@ -63,6 +78,14 @@ pub(crate) struct G {
     pub main_done: *const AtomicU32,
     /// The function the goroutine was started with, for diagnostics.
     pub startfn: usize,
+    /// sysmon asks for an asynchronous preemption (set by sysmon, cleared by the signal
+    /// handler of the G's own M when it acts on it).
+    pub preempt: AtomicBool,
+    /// The G was locked to its M by an asynchronous preemption (not by gmp_lock_thread); the
+    /// lock ends when the G resumes.
+    pub preempt_locked: bool,
+    /// allgs list link (written once before publication).
+    pub alllink: *mut G,
 }
 
 impl G {
@@ -79,6 +102,9 @@ impl G {
             errno: 0,
             main_done: core::ptr::null(),
             startfn: 0,
+            preempt: AtomicBool::new(false),
+            preempt_locked: false,
+            alllink: null_mut(),
         }))
     }
 

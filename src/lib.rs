@@ -7,6 +7,9 @@
 //! - "Context switch": `asm/switch.S`, `asm/gostart.S`, `arch/`.
 //! - "Goroutine statuses": `g.rs`. "Processors and procresize": `p.rs`.
 //! - "Stacks": `stack.rs`. "Locks and notes": `lock.rs`, `note.rs`.
+//! - "Asynchronous preemption of C code" and "A preempted goroutine keeps its M":
+//!   `preempt.rs`, `asm/preempt.S`; signal handlers: `signal.rs`.
+//! - sysmon (retake, preemption requests, schedtrace): `sysmon.rs`; syscalls: `syscall.rs`.
 //! - The C face and its argument checks: `api.rs` (cbindgen writes `include/gmp.h` from it).
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
@@ -32,13 +35,21 @@ pub(crate) mod note;
 #[cfg(not(loom))]
 pub(crate) mod p;
 #[cfg(not(loom))]
+pub(crate) mod preempt;
+#[cfg(not(loom))]
 pub(crate) mod proc;
 #[cfg(not(loom))]
 pub(crate) mod sched;
 #[cfg(not(loom))]
+pub(crate) mod signal;
+#[cfg(not(loom))]
 pub(crate) mod stack;
 #[cfg(not(loom))]
 pub(crate) mod sys;
+#[cfg(not(loom))]
+pub(crate) mod syscall;
+#[cfg(not(loom))]
+pub(crate) mod sysmon;
 
 #[cfg(not(loom))]
 pub use api::*;

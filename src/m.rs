@@ -23,7 +23,7 @@ use crate::sched::SCHED;
 use crate::stack::{self, Stack};
 use crate::sys;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicI32, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicI32, Ordering::*};
 use libc::c_void;
 
 /// The scheduler stack of an M is also its pthread stack. glibc keeps its TCB and the static TLS
@@ -74,6 +74,18 @@ pub(crate) struct M {
     pub waitlock: *mut c_void,
     pub fastrand: u64,
     pub gsignal: Stack,
+    /// The P held before gmp_entersyscall (exitsyscall tries to take it back).
+    pub oldp: *mut P,
+    /// A preemption signal is on its way (sysmon sets it, this M's handler clears it): repeated
+    /// requests are merged. AcqRel CAS by sysmon; Release store by the handler.
+    pub signal_pending: AtomicBool,
+    /// Sleeping in stop_locked_m (counted in sched.nmidlelocked for checkdead).
+    pub idlelocked: bool,
+    /// This M runs sysmon and never a goroutine.
+    pub sysmon: bool,
+    /// This thread's errno slot (fixed for the thread's life): saving and restoring a
+    /// goroutine's errno at each switch is then a plain load and store.
+    pub errno_addr: *mut i32,
 }
 
 impl M {
@@ -91,6 +103,15 @@ impl M {
 /// newm: create an M that will take `pp` (may be null: it then goes idle) and start
 /// scheduling. False if no stack or thread could be had.
 pub(crate) fn newm(pp: *mut P, spinning: bool) -> bool {
+    newm1(pp, spinning, false)
+}
+
+/// Start the sysmon thread.
+pub(crate) fn newm_sysmon() -> bool {
+    newm1(null_mut(), false, true)
+}
+
+fn newm1(pp: *mut P, spinning: bool, sysmon: bool) -> bool {
     let Some(g0stack) = stack::stack_alloc(G0_STACK_SIZE) else { return false };
     let Some(gsignal) = stack::stack_alloc(GSIGNAL_STACK_SIZE) else { return false };
     let g0 = G::new_boxed(g0stack);
@@ -115,7 +136,17 @@ pub(crate) fn newm(pp: *mut P, spinning: bool) -> bool {
         waitlock: null_mut(),
         fastrand: (id as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
         gsignal,
+        oldp: null_mut(),
+        signal_pending: AtomicBool::new(false),
+        idlelocked: false,
+        sysmon,
+        errno_addr: null_mut(),
     }));
+    // Counted before the thread exists, so checkdead never sees a starting M as missing.
+    SCHED.mcount.fetch_add(1, Relaxed);
+    if sysmon {
+        SCHED.nmsys.fetch_add(1, Relaxed);
+    }
     // SAFETY: attr is initialised before use and destroyed after; the stack range is ours and
     // unused; the signal masks are valid sigset_t values.
     unsafe {
@@ -136,6 +167,10 @@ pub(crate) fn newm(pp: *mut P, spinning: bool) -> bool {
         if rc != 0 {
             // The M never ran: nothing else references it. Its stacks are leaked address space.
             drop(Box::from_raw(mp));
+            SCHED.mcount.fetch_sub(1, Relaxed);
+            if sysmon {
+                SCHED.nmsys.fetch_sub(1, Relaxed);
+            }
             return false;
         }
     }
@@ -155,6 +190,7 @@ extern "C" fn mstart(arg: *mut c_void) -> *mut c_void {
         (*mp).tls_g = (*mp).g0;
         arch::set_g_base(mp);
         (*mp).procid.store(sys::gettid(), Relaxed);
+        (*mp).errno_addr = sys::errno_ptr();
         let ss = libc::stack_t {
             ss_sp: (*mp).gsignal.lo as *mut c_void,
             ss_flags: 0,
@@ -169,6 +205,9 @@ extern "C" fn mstart(arg: *mut c_void) -> *mut c_void {
         let g0 = (*mp).g0;
         (*g0).sched = Gobuf { sp: (sp - 256) & !15, ..Gobuf::default() };
         (*g0).status.store(crate::g::RUNNING, Relaxed);
+        if (*mp).sysmon {
+            crate::sysmon::sysmon(mp)
+        }
         crate::proc::mstart1(mp)
     }
 }

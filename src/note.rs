@@ -38,6 +38,15 @@ impl Note {
         }
     }
 
+    /// Wake the sleeper; unlike `wakeup`, several wakers may race (sysmon's note: any M that
+    /// finds work, or needs an M made, wakes it). Extra wake-ups before the sleeper clears the
+    /// note are absorbed.
+    pub(crate) fn wake_any(&self) {
+        if self.key.swap(WOKEN, Release) == SLEEPING {
+            sys::futex_wake(&self.key, 1);
+        }
+    }
+
     pub(crate) fn sleep(&self) {
         self.tsleep(-1);
     }

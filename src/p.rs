@@ -3,6 +3,8 @@
 //! P statuses (Go's `_P*`):
 //! - `IDLE`: on sched.pidle (sched.lock), owned by nobody; its run queue is empty.
 //! - `RUNNING`: owned by an M (`p.m`, `m.p`); only that M changes its status.
+//! - `SYSCALL`: its M is in a syscall (gmp_entersyscall) and still nominally holds it; sysmon
+//!   (retake) or the M itself (exitsyscall) may take it, whoever wins the CAS to IDLE/RUNNING.
 //! - `DEAD`: beyond gomaxprocs (procresize shrank past it); on no list, queues drained.
 //!
 //! # Processors and procresize
@@ -16,10 +18,11 @@ use crate::g::{GQueue, G};
 use crate::m::M;
 use crate::runq::RunQ;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering::*};
 
 pub(crate) const IDLE: u32 = 0;
 pub(crate) const RUNNING: u32 = 1;
+pub(crate) const SYSCALL: u32 = 2;
 pub(crate) const DEAD: u32 = 3;
 
 /// Go's _MaxGomaxprocs.
@@ -35,8 +38,15 @@ pub(crate) struct P {
     pub link: *mut P,
     /// The owning M (null when idle).
     pub m: *mut M,
-    /// Incremented on every schedule that does not inherit a time slice (owner only).
-    pub schedtick: u32,
+    /// Incremented on every schedule that does not inherit a time slice (owner only; read by
+    /// sysmon).
+    pub schedtick: AtomicU32,
+    /// Incremented on every syscall entry and retake; sysmon uses it to see a P that has been in
+    /// the same syscall for a whole tick.
+    pub syscalltick: AtomicU32,
+    /// When the current time slice started (sysmon's coarse clock, within 1 ms): written by
+    /// the owner at each new slice, read by sysmon to preempt a G that ran over 10 ms.
+    pub slice_start: AtomicI64,
     pub runq: RunQ<G>,
     /// Free Gs with their stacks (owner only, or sched.lock when the P has no owner).
     pub gfree: GQueue,
@@ -73,7 +83,9 @@ impl P {
             status: AtomicU32::new(DEAD),
             link: null_mut(),
             m: null_mut(),
-            schedtick: 0,
+            schedtick: AtomicU32::new(0),
+            syscalltick: AtomicU32::new(0),
+            slice_start: AtomicI64::new(0),
             runq: RunQ::new(),
             gfree: GQueue::new(),
             goidcache: 0,

@@ -77,7 +77,7 @@ pub(crate) unsafe fn mstart1(mp: *mut M) -> ! {
 
 /// # Safety
 /// mp is the calling M and holds no P.
-unsafe fn acquirep(mp: *mut M, pp: *mut P) {
+pub(crate) unsafe fn acquirep(mp: *mut M, pp: *mut P) {
     // SAFETY: pp was handed to us (idle list or nextp), so we own it now.
     unsafe {
         if !(*mp).p.is_null() || !(*pp).m.is_null() {
@@ -86,6 +86,13 @@ unsafe fn acquirep(mp: *mut M, pp: *mut P) {
         (*mp).p = pp;
         (*pp).m = mp;
         (*pp).status.store(p::RUNNING, Relaxed);
+    }
+    // A P is busy again: wake sysmon if it sleeps with every P idle (SeqCst pairs with its
+    // store of sysmonwait before its re-check of npidle). Refresh the coarse clock first: the
+    // slices about to start are stamped from it.
+    if SCHED.sysmonwait.load(SeqCst) && SCHED.sysmonwait.swap(false, SeqCst) {
+        SCHED.now.store(sys::nanotime(), Relaxed);
+        SCHED.sysmon_note.wake_any();
     }
 }
 
@@ -99,6 +106,7 @@ unsafe fn releasep(mp: *mut M) -> *mut P {
             throw!("releasep: invalid p state");
         }
         (*pp).m = null_mut();
+        (*pp).status.store(p::IDLE, Relaxed);
         (*mp).p = null_mut();
         pp
     }
@@ -114,7 +122,11 @@ unsafe fn stopm(mp: *mut M) {
         if (*mp).spinning {
             throw!("stopm: spinning");
         }
-        SCHED.locked().mput(mp);
+        {
+            let mut s = SCHED.locked();
+            s.mput(mp);
+            checkdead(&mut s);
+        }
         (*mp).park.sleep();
         (*mp).park.clear();
         let pp = (*mp).nextp;
@@ -124,8 +136,10 @@ unsafe fn stopm(mp: *mut M) {
 }
 
 /// startm: run some M on pp (an idle P if null). With `spinning`, the caller has already
-/// counted the new M in nmspinning (wakep) and the M starts spinning.
-pub(crate) fn startm(mut pp: *mut P, spinning: bool) {
+/// counted the new M in nmspinning (wakep) and the M starts spinning. Without `create_ok`
+/// (the preemption path: this thread may hold libc locks) a missing M is requested from
+/// sysmon instead of created here.
+pub(crate) fn startm(mut pp: *mut P, spinning: bool, create_ok: bool) {
     let mut s = SCHED.locked();
     if pp.is_null() {
         pp = s.pidleget();
@@ -138,6 +152,17 @@ pub(crate) fn startm(mut pp: *mut P, spinning: bool) {
         }
     }
     let nmp = s.mget();
+    if nmp.is_null() && !create_ok {
+        // SAFETY: pp is ours (taken above or handed to us); the pending list owns it now.
+        unsafe { (*pp).link = s.newm_pending };
+        s.newm_pending = pp;
+        drop(s);
+        if spinning {
+            SCHED.nmspinning.fetch_sub(1, SeqCst);
+        }
+        SCHED.sysmon_note.wake_any();
+        return;
+    }
     drop(s);
     if nmp.is_null() {
         if !m::newm(pp, spinning) {
@@ -157,12 +182,12 @@ pub(crate) fn startm(mut pp: *mut P, spinning: bool) {
 }
 
 /// handoffp: the calling M gives up pp (it is about to block). Start an M for it if there is
-/// work, else make it idle.
-unsafe fn handoffp(pp: *mut P) {
+/// work, else make it idle. `create_ok` as for startm.
+pub(crate) unsafe fn handoffp(pp: *mut P, create_ok: bool) {
     // SAFETY: the caller released pp; we decide where it goes.
     unsafe {
         if !(*pp).runq.is_empty() || SCHED.runqsize.load(Relaxed) != 0 {
-            startm(pp, false);
+            startm(pp, false, create_ok);
             return;
         }
     }
@@ -170,13 +195,13 @@ unsafe fn handoffp(pp: *mut P) {
     if SCHED.nmspinning.load(SeqCst) + SCHED.npidle.load(SeqCst) == 0
         && SCHED.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_ok()
     {
-        startm(pp, true);
+        startm(pp, true, create_ok);
         return;
     }
     let mut s = SCHED.locked();
     if s.runq.len != 0 {
         drop(s);
-        startm(pp, false);
+        startm(pp, false, create_ok);
         return;
     }
     s.pidleput(pp);
@@ -190,7 +215,7 @@ pub(crate) fn wakep() {
     if SCHED.nmspinning.load(SeqCst) != 0 || SCHED.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
         return;
     }
-    startm(null_mut(), true);
+    startm(null_mut(), true, true);
 }
 
 unsafe fn reset_spinning(mp: *mut M) {
@@ -212,10 +237,21 @@ unsafe fn stop_locked_m(mp: *mut M) {
         if (*mp).lockedg.is_null() || (*(*mp).lockedg).lockedm != mp {
             throw!("stoplockedm: inconsistent locking");
         }
+        // A G locked by preemption: this thread may hold libc locks, so it must not create an
+        // M itself (see preempt.rs).
+        let create_ok = !(*(*mp).lockedg).preempt_locked;
         if !(*mp).p.is_null() {
             let pp = releasep(mp);
-            handoffp(pp);
+            handoffp(pp, create_ok);
         }
+        {
+            let mut s = SCHED.locked();
+            s.nmidlelocked += 1;
+            (*mp).idlelocked = true;
+            checkdead(&mut s);
+        }
+        // start_locked_m takes us off the idle-locked count when it wakes us (Go's
+        // incidlelocked(-1) in startlockedm): from then on the G is in transit on this M.
         (*mp).park.sleep();
         (*mp).park.clear();
         let pp = (*mp).nextp;
@@ -234,6 +270,11 @@ unsafe fn start_locked_m(mp: *mut M, gp: *mut G) {
             throw!("startlockedm: locked to me");
         }
         let pp = releasep(mp);
+        {
+            let mut s = SCHED.locked();
+            s.nmidlelocked -= 1;
+            (*mp2).idlelocked = false;
+        }
         (*mp2).nextp = pp;
         (*mp2).park.wakeup();
         stopm(mp);
@@ -272,9 +313,23 @@ pub(crate) unsafe fn schedule() -> ! {
     }
 }
 
+/// After exitsyscall queued the calling M's G: with no P, wait for a P (or for the G, if it
+/// is locked to us) and schedule.
+/// # Safety
+/// On g0 of the calling M, which holds no P and no G.
+pub(crate) unsafe fn schedule_without_p(mp: *mut M) -> ! {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*mp).lockedg.is_null() {
+            stopm(mp);
+        }
+        schedule()
+    }
+}
+
 /// execute: run gp on the calling M. With `inherit`, gp takes over the current time slice
 /// (it came from runnext) and the schedtick is not advanced.
-unsafe fn execute(mp: *mut M, gp: *mut G, inherit: bool) -> ! {
+pub(crate) unsafe fn execute(mp: *mut M, gp: *mut G, inherit: bool) -> ! {
     // SAFETY: we own gp (RUNNABLE, taken off a queue) and mp.p.
     unsafe {
         let pp = (*mp).p;
@@ -282,10 +337,13 @@ unsafe fn execute(mp: *mut M, gp: *mut G, inherit: bool) -> ! {
         (*gp).m = mp;
         set_status(gp, g::RUNNABLE, g::RUNNING);
         if !inherit {
-            (*pp).schedtick = (*pp).schedtick.wrapping_add(1);
+            // A new time slice. Owner-only counters: load+store, no RMW.
+            let t = (*pp).schedtick.load(Relaxed);
+            (*pp).schedtick.store(t.wrapping_add(1), Relaxed);
+            (*pp).slice_start.store(SCHED.now.load(Relaxed), Relaxed);
         }
         bump(&(*pp).stats.schedules, 1);
-        *sys::errno_ptr() = (*gp).errno;
+        *(*mp).errno_addr = (*gp).errno;
         arch::gmp_gogo(gp)
     }
 }
@@ -314,7 +372,7 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, bool) {
             }
 
             // Fairness: now and then look at the global queue first.
-            if (*pp).schedtick % GLOBAL_TICK == 0 && SCHED.runqsize.load(Relaxed) > 0 {
+            if (*pp).schedtick.load(Relaxed) % GLOBAL_TICK == 0 && SCHED.runqsize.load(Relaxed) > 0 {
                 let gp = SCHED.locked().globrunqget(pp, 1);
                 if !gp.is_null() {
                     return (gp, false);
@@ -410,7 +468,9 @@ unsafe fn steal_work(mp: *mut M, pp: *mut P) -> *mut G {
             for _ in 0..n {
                 let p2 = SCHED.p(i);
                 i = (i + stride) % n;
-                if p2 == pp || (*p2).status.load(Relaxed) != p::RUNNING {
+                // Idle Ps have empty queues; a P in a syscall may still hold runnable Gs.
+                let st = (*p2).status.load(Relaxed);
+                if p2 == pp || st == p::IDLE || st == p::DEAD {
                     continue;
                 }
                 let running = || (*p2).status.load(Relaxed) == p::RUNNING && !(*p2).m.is_null();
@@ -456,10 +516,10 @@ pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) {
 }
 
 /// Drop the association between the calling M and its current G.
-unsafe fn dropg(mp: *mut M, gp: *mut G) {
+pub(crate) unsafe fn dropg(mp: *mut M, gp: *mut G) {
     // SAFETY: mp is the calling M and gp its curg.
     unsafe {
-        (*gp).errno = *sys::errno_ptr();
+        (*gp).errno = *(*mp).errno_addr;
         (*gp).m = null_mut();
         (*mp).curg = null_mut();
     }
@@ -532,8 +592,10 @@ pub(crate) unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
         gfput(pp, gp);
         bump(&(*pp).stats.ended, 1);
         if !done.is_null() {
+            // Withdraw it from checkdead first (this M is about to go idle), then report.
             // Release pairs with gmp_main's Acquire load: the main goroutine's effects are
             // visible when gmp_main returns.
+            let _ = SCHED.main_done.compare_exchange(done as *mut AtomicU32, null_mut(), AcqRel, Relaxed);
             (*done).store(1, Release);
             sys::futex_wake(&*done, 1);
         }
@@ -565,6 +627,7 @@ pub(crate) unsafe fn newproc1(pp: *mut P, f: usize, arg: usize, main_done: *cons
             let st = stack::stack_alloc(SCHED.stack_size.load(Relaxed))?;
             gp = G::new_boxed(st);
             SCHED.allocated_gs.fetch_add(1, Relaxed);
+            SCHED.allgs_push(gp);
             cas_status(gp, g::IDLE, g::DEAD);
         }
         (*gp).prepare(f, arg);
@@ -592,6 +655,41 @@ pub(crate) fn inject(gp: *mut G) {
     let pp = s.pidleget();
     drop(s);
     if !pp.is_null() {
-        startm(pp, false);
+        startm(pp, false, true);
+    }
+}
+
+/// checkdead (Go's): called as an M goes idle. If no M is running Go code — every M idle,
+/// idle-locked or sysmon, none in a syscall — and nothing is runnable, no goroutine can ever
+/// wake: fail the waiting gmp_main with a deadlock. Only while no plain thread other than
+/// gmp_main's has ever called into the runtime (api.md: such a thread could wake one).
+pub(crate) fn checkdead(s: &mut crate::sched::SchedLocked) {
+    if SCHED.ext_many.load(Relaxed) {
+        return;
+    }
+    let main = SCHED.main_done.load(Acquire);
+    if main.is_null() {
+        return;
+    }
+    let run = SCHED.mcount.load(Relaxed) as i64
+        - s.nmidle as i64
+        - s.nmidlelocked as i64
+        - SCHED.nmsys.load(Relaxed) as i64;
+    if run != 0 || s.runq.len != 0 || !s.newm_pending.is_null() {
+        return;
+    }
+    for i in 0..SCHED.nallp.load(Acquire) {
+        // SAFETY: Ps below nallp are live forever.
+        if unsafe { !(*SCHED.p(i)).runq.is_empty() } {
+            return;
+        }
+    }
+    // Deadlock. Release pairs with gmp_main's Acquire: 2 = deadlock (1 = done).
+    if SCHED.main_done.compare_exchange(main, null_mut(), AcqRel, Relaxed).is_ok() {
+        // SAFETY: gmp_main keeps the word alive until it has seen it change.
+        unsafe {
+            (*main).store(2, Release);
+            sys::futex_wake(&*main, 1);
+        }
     }
 }

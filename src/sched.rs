@@ -11,7 +11,8 @@ use crate::runq::RUNQ_SIZE;
 use crate::stack;
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use crate::note::Note;
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
 /// What sched.lock protects.
 pub(crate) struct SchedLocked {
@@ -22,6 +23,12 @@ pub(crate) struct SchedLocked {
     pub nmidle: u32,
     /// Idle Ps (linked through p.link); the count is `Sched::npidle`.
     pub pidle: *mut P,
+    /// Ms asleep in stop_locked_m, waiting for their locked G (for checkdead).
+    pub nmidlelocked: u32,
+    /// Ps waiting for an M that the preemption path may not create itself (it may run while
+    /// its thread holds libc locks): sysmon creates those Ms (Go's newmHandoff). Linked
+    /// through p.link; their Ms start non-spinning.
+    pub newm_pending: *mut P,
 }
 
 // SAFETY: only reached through the mutex.
@@ -58,6 +65,29 @@ pub(crate) struct Sched {
     pub gfree_warm: AtomicU64,
     /// Signal mask of the thread that started the runtime; new Ms start with it.
     sigmask: UnsafeCell<libc::sigset_t>,
+    /// sysmon's coarse clock (nanotime, refreshed at least every millisecond while any P runs):
+    /// time slices are stamped from it, so starting one costs a load, not a clock read.
+    pub now: AtomicI64,
+    /// sysmon sleeps on `sysmon_note` (all Ps idle): the first acquirep wakes it. SeqCst: set
+    /// by sysmon before re-checking npidle, read by acquirep after taking a P.
+    pub sysmonwait: AtomicBool,
+    pub sysmon_note: Note,
+    /// All Gs ever made (push-only list through g.alllink), for scheddetail.
+    pub allgs: AtomicPtr<G>,
+    /// Cumulative counters of rare events.
+    pub preemptions: AtomicU64,
+    pub syscall_retakes: AtomicU64,
+    /// nanotime at start-up (schedtrace prints time since).
+    pub start_time: AtomicI64,
+    /// Ms that never run goroutines (sysmon).
+    pub nmsys: AtomicU32,
+    /// Deadlock detection (checkdead): the thread id of the one plain thread that called into the
+    /// runtime (0 = none yet) and whether a second one ever did (then detection is off, as the
+    /// api says: a thread outside the runtime could wake a goroutine).
+    pub ext_tid: AtomicI32,
+    pub ext_many: AtomicBool,
+    /// The running gmp_main's completion word (see api::gmp_main), for checkdead to fail it.
+    pub main_done: AtomicPtr<AtomicU32>,
 }
 
 // SAFETY: every field is atomic or behind a lock, except `sigmask`, written once during start
@@ -65,7 +95,14 @@ pub(crate) struct Sched {
 unsafe impl Sync for Sched {}
 
 pub(crate) static SCHED: Sched = Sched {
-    lock: Mutex::new(SchedLocked { runq: GQueue::new(), midle: null_mut(), nmidle: 0, pidle: null_mut() }),
+    lock: Mutex::new(SchedLocked {
+        runq: GQueue::new(),
+        midle: null_mut(),
+        nmidle: 0,
+        pidle: null_mut(),
+        nmidlelocked: 0,
+        newm_pending: null_mut(),
+    }),
     runqsize: AtomicU64::new(0),
     npidle: AtomicU32::new(0),
     nmspinning: AtomicU32::new(0),
@@ -83,6 +120,17 @@ pub(crate) static SCHED: Sched = Sched {
     gfree_warm: AtomicU64::new(0),
     // SAFETY: an all-zero sigset_t is a valid (empty) set.
     sigmask: UnsafeCell::new(unsafe { core::mem::zeroed() }),
+    now: AtomicI64::new(0),
+    sysmonwait: AtomicBool::new(false),
+    sysmon_note: Note::new(),
+    allgs: AtomicPtr::new(null_mut()),
+    preemptions: AtomicU64::new(0),
+    syscall_retakes: AtomicU64::new(0),
+    start_time: AtomicI64::new(0),
+    nmsys: AtomicU32::new(0),
+    ext_tid: AtomicI32::new(0),
+    ext_many: AtomicBool::new(false),
+    main_done: AtomicPtr::new(null_mut()),
 };
 
 /// Free Gs: `warm` ones still have their stack memory, `cold` ones gave it back.
@@ -140,7 +188,29 @@ impl Sched {
                 Err(h) => head = h,
             }
         }
-        self.mcount.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn allgs_push(&self, gp: *mut G) {
+        let mut head = self.allgs.load(Relaxed);
+        loop {
+            // SAFETY: gp is a new G; alllink is written only here, before publication.
+            unsafe { (*gp).alllink = head };
+            // Release: publishes the G to list walkers (Acquire loads).
+            match self.allgs.compare_exchange(head, gp, Release, Relaxed) {
+                Ok(_) => break,
+                Err(h) => head = h,
+            }
+        }
+    }
+
+    /// Record a call from a plain thread (checkdead must then know that thread may wake Gs).
+    pub(crate) fn note_external_caller(&self) {
+        let tid = crate::sys::gettid();
+        match self.ext_tid.compare_exchange(0, tid, Relaxed, Relaxed) {
+            Ok(_) => {}
+            Err(t) if t == tid => {}
+            Err(_) => self.ext_many.store(true, Relaxed),
+        }
     }
 
     pub(crate) fn p(&self, i: u32) -> *mut P {
