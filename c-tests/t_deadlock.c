@@ -1,8 +1,8 @@
 /*
  * t_deadlock: gmp_main's deadlock detector, both ways.
  *
- *  1. No false positive: the main goroutine sleeps (a timer is pending) while NPARK other
- *     goroutines are parked; one of them is readied by the main goroutine after the sleep.
+ *  1. No false positive: the main goroutine parks while NPARK other goroutines are parked and
+ *     one is blocked in a syscall (gmp_entersyscall) that returns and then readies them.
  *     gmp_main returns 0 and prints nothing about a deadlock.
  *  2. A real deadlock: the main goroutine parks with nobody left to ready it (the NPARK-1
  *     goroutines from round 1 are still parked, too). gmp_main prints
@@ -12,7 +12,7 @@
  * would, after 60 s), which is the detector's precondition. stderr is captured through a pipe
  * around the second call.
  *
- * Catches: a detector that fires while a timer could still wake someone, one that never fires
+ * Catches: a detector that fires while a syscall could still wake someone, one that never fires
  * (hang -> watchdog), the wrong message or return code.
  */
 #include "harness.h"
@@ -42,14 +42,31 @@ static bool all_parked(void)
     return true;
 }
 
+static H_ATOMIC(gmp_g *) main1_g;
+
+/* Once the main goroutine has parked too, block in a syscall that will return (every other
+ * goroutine is parked meanwhile), then wake parked[0] and the main goroutine. */
+static void syscaller(void *arg)
+{
+    (void)arg;
+    H_GOSCHED_UNTIL(atomic_load(&main1_g) != NULL, 30, "main goroutine never parked");
+    gmp_entersyscall();
+    struct timespec ts = {0, 50 * 1000000};
+    nanosleep(&ts, NULL); /* the blocking call itself, not synchronisation */
+    gmp_exitsyscall();
+    CHECK_EQ(gmp_ready(atomic_load(&parked[0])), 0);
+    CHECK_EQ(gmp_ready(atomic_load(&main1_g)), 0);
+}
+
 static void main1(void *arg)
 {
     (void)arg;
     for (size_t i = 0; i < NPARK; i++) h_spawn(parker, (void *)(uintptr_t)i);
     H_GOSCHED_UNTIL(all_parked(), 30, "parkers never parked");
-    /* Everybody else is parked now; we sleep: a timer is pending, so no deadlock. */
-    CHECK_EQ(gmp_sleep(50 * 1000000), 0);
-    CHECK_EQ(gmp_ready(atomic_load(&parked[0])), 0);
+    /* Everybody else is parked; we park too while a goroutine is in a syscall that will
+     * return: no deadlock. */
+    h_spawn(syscaller, NULL);
+    CHECK_EQ(gmp_park(publish_unlockf, &main1_g), 0);
     H_GOSCHED_UNTIL(atomic_load(&woke) == 1, 30, "readied parker never ran");
 }
 

@@ -24,6 +24,7 @@
 #define W 8
 #define MIN_SECTIONS 400
 #define MAXPHASE 16
+#define TRANSITION (MAXPHASE - 1) /* phase_procs[TRANSITION] = INT_MAX: unchecked */
 
 static H_ATOMIC(int) phase;
 static int phase_procs[MAXPHASE];
@@ -73,6 +74,9 @@ static pthread_t setter;
 static void set_and_check(int idx, int n, int expect_prev, bool from_thread)
 {
     int prev;
+    /* Between the change and the store of the new phase below, goroutines count against
+     * neither limit: park them in the unchecked transition phase first. */
+    atomic_store(&phase, TRANSITION);
     if (from_thread) {
         static thread_req q;
         q.n = n;
@@ -100,6 +104,7 @@ static void main_fn(void *arg)
     static const int seq[] = {1, 4, 2, 8, 1, 3, 1, 2};
     const int nseq = (int)(sizeof seq / sizeof seq[0]);
     phase_procs[0] = orig;
+    phase_procs[TRANSITION] = INT_MAX;
     wg_init(&wg);
     wg_add(&wg, W);
     for (int i = 0; i < W; i++) h_spawn(worker, NULL);

@@ -140,8 +140,9 @@ int gmp_lock_thread(void);
 int gmp_unlock_thread(void);
 
 // GOMAXPROCS: set the number of Ps (n ≥ 1; more than 1024 is taken as 1024) and return the
-// previous number; n < 1 only returns the current number. Shrinking takes effect as each
-// surplus P's thread next enters the scheduler.
+// previous number; n < 1 only returns the current number. When shrinking, it returns once no
+// goroutine runs on a surplus P any more (their goroutines are preempted, as Go's stop-the-
+// world does; with GMP_DEBUG=asyncpreemptoff=1 a goroutine that never yields delays it).
 int gmp_set_procs(int n);
 
 // A snapshot of the scheduler's counters. -EINVAL for NULL.

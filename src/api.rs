@@ -269,6 +269,9 @@ pub unsafe extern "C" fn gmp_main(f: gmp_fn, arg: *mut c_void) -> c_int {
     // Registered after the main G is queued: checkdead then sees it as runnable, not dead.
     if !SCHED.ext_many.load(Relaxed) {
         SCHED.main_done.store(&done as *const AtomicU32 as *mut AtomicU32, Release);
+        // Every M may have gone idle before the registration (checkdead runs as an M goes
+        // idle): check once now.
+        proc::checkdead(&mut SCHED.locked());
     }
     // Acquire pairs with goexit0's (1 = done) and checkdead's (2 = deadlock) Release stores.
     loop {
@@ -528,8 +531,9 @@ pub extern "C" fn gmp_unlock_thread() -> c_int {
 }
 
 /// GOMAXPROCS: set the number of Ps (n ≥ 1; more than 1024 is taken as 1024) and return the
-/// previous number; n < 1 only returns the current number. Shrinking takes effect as each
-/// surplus P's thread next enters the scheduler.
+/// previous number; n < 1 only returns the current number. When shrinking, it returns once no
+/// goroutine runs on a surplus P any more (their goroutines are preempted, as Go's stop-the-
+/// world does; with GMP_DEBUG=asyncpreemptoff=1 a goroutine that never yields delays it).
 #[no_mangle]
 pub extern "C" fn gmp_set_procs(n: c_int) -> c_int {
     if let Err(e) = ensure_started() {
@@ -544,7 +548,35 @@ pub extern "C" fn gmp_set_procs(n: c_int) -> c_int {
     for _ in old..n {
         proc::wakep();
     }
+    if n < old {
+        wait_retired(n);
+    }
     old as c_int
+}
+
+/// Wait until no P with id ≥ n runs a goroutine: each retires at its M's next schedule point,
+/// which preemption brings about. A P in a syscall runs no goroutine code of ours; sysmon or
+/// exitsyscall retires it later.
+fn wait_retired(n: u32) {
+    loop {
+        let mut busy = false;
+        for i in n..SCHED.nallp.load(Acquire) {
+            let pp = SCHED.p(i);
+            // SAFETY: Ps are never freed; status is atomic.
+            if unsafe { (*pp).status.load(Acquire) } == crate::p::RUNNING {
+                busy = true;
+                crate::sysmon::preemptone(pp);
+            }
+        }
+        if !busy {
+            return;
+        }
+        match ctx() {
+            // Our own P may be one of them: yielding retires it.
+            Ctx::G(..) => gmp_gosched(),
+            _ => sys::usleep(50),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

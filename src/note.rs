@@ -47,18 +47,20 @@ impl Note {
         }
     }
 
+    /// Sleep until woken, spinning briefly first (an idle M is often handed work right back).
     pub(crate) fn sleep(&self) {
-        self.tsleep(-1);
-    }
-
-    /// Sleep until woken or `ns` nanoseconds pass (`ns < 0`: no limit). True if woken.
-    pub(crate) fn tsleep(&self, ns: i64) -> bool {
         for _ in 0..SPIN {
             if self.key.load(Acquire) == WOKEN {
-                return true;
+                return;
             }
             core::hint::spin_loop();
         }
+        self.tsleep(-1);
+    }
+
+    /// Sleep until woken or `ns` nanoseconds pass (`ns < 0`: no limit), without spinning (a
+    /// timed sleeper such as sysmon expects to sleep). True if woken.
+    pub(crate) fn tsleep(&self, ns: i64) -> bool {
         let deadline = if ns >= 0 { sys::nanotime() + ns } else { 0 };
         loop {
             match self.key.compare_exchange(CLEAR, SLEEPING, Acquire, Acquire) {

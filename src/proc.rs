@@ -300,6 +300,12 @@ pub(crate) unsafe fn schedule() -> ! {
         }
         loop {
             let (gp, inherit) = find_runnable(mp);
+            // find_runnable checks for retirement only at its top: if procresize retired our P
+            // while we looked, run nothing on it (at most gomaxprocs Gs run at once).
+            if (*(*mp).p).id >= SCHED.gomaxprocs.load(Relaxed) {
+                SCHED.locked().globrunqput(gp);
+                continue;
+            }
             if (*mp).spinning {
                 reset_spinning(mp);
             }
@@ -360,11 +366,15 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, bool) {
                 let mut s = SCHED.locked();
                 if (*pp).id >= SCHED.gomaxprocs.load(Relaxed) {
                     releasep(mp);
-                    s.pidleput(pp);
+                    s.pidleput(pp); // retires it: its queued Gs move to the global queue
+                    // Those Gs need an M: start one on an idle P (as injectglist does).
+                    let pp2 = if s.runq.len != 0 { s.pidleget() } else { null_mut() };
                     drop(s);
-                    if (*mp).spinning {
-                        (*mp).spinning = false;
-                        SCHED.nmspinning.fetch_sub(1, SeqCst);
+                    if !pp2.is_null() {
+                        startm(pp2, false, true);
+                    }
+                    if (*mp).spinning && stop_spinning(mp) {
+                        continue 'top;
                     }
                     stopm(mp);
                     continue 'top;
@@ -413,29 +423,8 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, bool) {
             s.pidleput(pp);
             drop(s);
 
-            if (*mp).spinning {
-                // The delicate dance (step 4 of the parking protocol): stop spinning, then look
-                // at every queue once more. SeqCst RMW + fence: our decrement is ordered before
-                // the loads below.
-                (*mp).spinning = false;
-                if SCHED.nmspinning.fetch_sub(1, SeqCst) == 0 {
-                    throw!("findrunnable: negative nmspinning");
-                }
-                fence(SeqCst);
-                let n = SCHED.nallp.load(Acquire);
-                for i in 0..n {
-                    let p2 = SCHED.p(i);
-                    if (*p2).status.load(Relaxed) != p::DEAD && !(*p2).runq.is_empty() {
-                        let pp2 = SCHED.locked().pidleget();
-                        if !pp2.is_null() {
-                            acquirep(mp, pp2);
-                            (*mp).spinning = true;
-                            SCHED.nmspinning.fetch_add(1, SeqCst);
-                            continue 'top;
-                        }
-                        break;
-                    }
-                }
+            if (*mp).spinning && stop_spinning(mp) {
+                continue 'top;
             }
             // The last M to go idle gives back surplus stack memory: never while work runs
             // (the madvise would cost the busy Ms TLB shootdowns and fresh page faults).
@@ -444,6 +433,36 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, bool) {
             }
             stopm(mp);
         }
+    }
+}
+
+/// The delicate dance (step 4 of the parking protocol): a spinning M that holds no P stops
+/// spinning, then looks at every queue once more. True if it found work and took an idle P
+/// (spinning again): go back to the top of find_runnable.
+unsafe fn stop_spinning(mp: *mut M) -> bool {
+    // SAFETY: mp is the calling M; Ps are never freed.
+    unsafe {
+        (*mp).spinning = false;
+        // SeqCst RMW + fence: the decrement is ordered before the loads below.
+        if SCHED.nmspinning.fetch_sub(1, SeqCst) == 0 {
+            throw!("findrunnable: negative nmspinning");
+        }
+        fence(SeqCst);
+        let work = SCHED.runqsize.load(Relaxed) != 0
+            || (0..SCHED.nallp.load(Acquire)).any(|i| {
+                let p2 = SCHED.p(i);
+                (*p2).status.load(Relaxed) != p::DEAD && !(*p2).runq.is_empty()
+            });
+        if work {
+            let pp2 = SCHED.locked().pidleget();
+            if !pp2.is_null() {
+                acquirep(mp, pp2);
+                (*mp).spinning = true;
+                SCHED.nmspinning.fetch_add(1, SeqCst);
+                return true;
+            }
+        }
+        false
     }
 }
 
@@ -561,7 +580,12 @@ pub(crate) unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
         // under this same lock. One, not a batch: the next yield pays for the lock anyway,
         // and a batch would cost a run-queue CAS per G. (A retiring P must go through
         // find_runnable.)
-        if (*pp).runq.is_empty() && (*pp).id < SCHED.gomaxprocs.load(Relaxed) {
+        // Not for a locked M or a locked next G: those go through schedule()'s hand-offs.
+        if (*pp).runq.is_empty()
+            && (*pp).id < SCHED.gomaxprocs.load(Relaxed)
+            && (*mp).lockedg.is_null()
+            && (*s.runq.head).lockedm.is_null()
+        {
             let next = s.globrunqget(pp, 1);
             drop(s);
             wakep();
@@ -659,31 +683,41 @@ pub(crate) fn inject(gp: *mut G) {
     }
 }
 
-/// checkdead (Go's): called as an M goes idle. If no M is running Go code — every M idle,
-/// idle-locked or sysmon, none in a syscall — and nothing is runnable, no goroutine can ever
-/// wake: fail the waiting gmp_main with a deadlock. Only while no plain thread other than
-/// gmp_main's has ever called into the runtime (api.md: such a thread could wake one).
+/// How long every goroutine must stay asleep before gmp_main reports a deadlock.
+pub(crate) const DEADLOCK_GRACE_NS: i64 = 100_000_000;
+
+/// checkdead (Go's): called as an M goes idle. If no M is running goroutine code — every M
+/// idle, idle-locked or sysmon, none in a syscall — and nothing is runnable, no goroutine can
+/// wake unless a plain thread calls in. api.md counts only threads that have called in (a
+/// second one turns detection off), but a thread that a goroutine has just created and that is
+/// about to call gmp_ready has not called yet. So this only records the moment (`dead_since`)
+/// and wakes sysmon; sysmon (`confirm_dead`) fails gmp_main if the state still holds after
+/// DEADLOCK_GRACE_NS. Any M waking in between breaks the state; when it is reached again the
+/// moment is recorded afresh.
 pub(crate) fn checkdead(s: &mut crate::sched::SchedLocked) {
-    if SCHED.ext_many.load(Relaxed) {
+    if is_dead(s) {
+        SCHED.dead_since.store(sys::nanotime(), Relaxed);
+        SCHED.sysmon_note.wake_any();
+    }
+}
+
+/// sysmon's half of checkdead: report the deadlock if it has lasted the grace period.
+pub(crate) fn confirm_dead(now: i64) {
+    let since = SCHED.dead_since.load(Relaxed);
+    if since == 0 || now - since < DEADLOCK_GRACE_NS {
         return;
+    }
+    let s = SCHED.locked();
+    if !is_dead(&s) {
+        SCHED.dead_since.store(0, Relaxed);
+        return;
+    }
+    if SCHED.dead_since.load(Relaxed) != since {
+        return; // re-established meanwhile: wait for its own grace period
     }
     let main = SCHED.main_done.load(Acquire);
-    if main.is_null() {
-        return;
-    }
-    let run = SCHED.mcount.load(Relaxed) as i64
-        - s.nmidle as i64
-        - s.nmidlelocked as i64
-        - SCHED.nmsys.load(Relaxed) as i64;
-    if run != 0 || s.runq.len != 0 || !s.newm_pending.is_null() {
-        return;
-    }
-    for i in 0..SCHED.nallp.load(Acquire) {
-        // SAFETY: Ps below nallp are live forever.
-        if unsafe { !(*SCHED.p(i)).runq.is_empty() } {
-            return;
-        }
-    }
+    drop(s);
+    SCHED.dead_since.store(0, Relaxed);
     // Deadlock. Release pairs with gmp_main's Acquire: 2 = deadlock (1 = done).
     if SCHED.main_done.compare_exchange(main, null_mut(), AcqRel, Relaxed).is_ok() {
         // SAFETY: gmp_main keeps the word alive until it has seen it change.
@@ -692,4 +726,20 @@ pub(crate) fn checkdead(s: &mut crate::sched::SchedLocked) {
             sys::futex_wake(&*main, 1);
         }
     }
+}
+
+/// Every M asleep, nothing runnable, a gmp_main waiting, no second outside thread.
+fn is_dead(s: &crate::sched::SchedLocked) -> bool {
+    if SCHED.ext_many.load(Relaxed) || SCHED.main_done.load(Acquire).is_null() {
+        return false;
+    }
+    let run = SCHED.mcount.load(Relaxed) as i64
+        - s.nmidle as i64
+        - s.nmidlelocked as i64
+        - SCHED.nmsys.load(Relaxed) as i64;
+    if run != 0 || s.runq.len != 0 || !s.newm_pending.is_null() {
+        return false;
+    }
+    // SAFETY: Ps below nallp are live forever.
+    (0..SCHED.nallp.load(Acquire)).all(|i| unsafe { (*SCHED.p(i)).runq.is_empty() })
 }

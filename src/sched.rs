@@ -88,6 +88,9 @@ pub(crate) struct Sched {
     pub ext_many: AtomicBool,
     /// The running gmp_main's completion word (see api::gmp_main), for checkdead to fail it.
     pub main_done: AtomicPtr<AtomicU32>,
+    /// When checkdead last found every goroutine asleep (0 = it does not). sysmon declares the
+    /// deadlock only if that still holds `DEADLOCK_GRACE_NS` later (see proc::checkdead).
+    pub dead_since: AtomicI64,
 }
 
 // SAFETY: every field is atomic or behind a lock, except `sigmask`, written once during start
@@ -131,6 +134,7 @@ pub(crate) static SCHED: Sched = Sched {
     ext_tid: AtomicI32::new(0),
     ext_many: AtomicBool::new(false),
     main_done: AtomicPtr::new(null_mut()),
+    dead_since: AtomicI64::new(0),
 };
 
 /// Free Gs: `warm` ones still have their stack memory, `cold` ones gave it back.

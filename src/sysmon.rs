@@ -64,7 +64,13 @@ pub(crate) unsafe fn sysmon(mp: *mut M) -> ! {
         if SCHED.npidle.load(SeqCst) == SCHED.gomaxprocs.load(SeqCst) && no_syscalls() {
             SCHED.sysmonwait.store(true, SeqCst);
             if SCHED.npidle.load(SeqCst) == SCHED.gomaxprocs.load(SeqCst) && SCHED.locked().newm_pending.is_null() {
-                let wait = if trace_ms > 0 { trace_ms * 1_000_000 } else { -1 };
+                let mut wait = if trace_ms > 0 { trace_ms * 1_000_000 } else { -1 };
+                let since = SCHED.dead_since.load(Relaxed);
+                if since != 0 {
+                    // A deadlock candidate: wake when its grace period ends.
+                    let left = (since + proc::DEADLOCK_GRACE_NS - now).max(0);
+                    wait = if wait < 0 { left } else { wait.min(left) };
+                }
                 SCHED.sysmon_note.tsleep(wait);
                 SCHED.sysmon_note.clear();
                 idle = 0;
@@ -76,6 +82,7 @@ pub(crate) unsafe fn sysmon(mp: *mut M) -> ! {
         }
 
         newm_handoff();
+        proc::confirm_dead(now);
         if retake(now, &mut ticks) != 0 {
             idle = 0;
         } else {
@@ -167,7 +174,7 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
 }
 
 /// preemptone: ask the M running pp's G to preempt it. True if a request was made.
-fn preemptone(pp: *mut P) -> bool {
+pub(crate) fn preemptone(pp: *mut P) -> bool {
     // SAFETY: pp is live; its m and that M's curg are read racily (Go does the same): a stale
     // read at worst preempts the G that replaced it, which is harmless.
     unsafe {
