@@ -13,10 +13,16 @@
  *  - After any call that can switch goroutines (gmp_park, gmp_gosched, gmp_sleep, gmp_wait_fd,
  *    gmp_exitsyscall, a channel or lock operation, a hooked libc call) the goroutine may continue
  *    on another OS thread. errno's value is carried across; addresses of thread-local variables
- *    are not: don't keep them across such calls, or call gmp_lock_thread() first.
+ *    are not: don't keep them across such calls, or call gmp_lock_thread() first. errno itself
+ *    is such an address to the compiler (glibc's __errno_location is `const`, so gcc may read
+ *    the old thread's errno after the call): read errno after a switch in a separate function,
+ *    or lock the thread.
  *    Asynchronous preemption never moves a goroutine to another thread.
  *  - Don't hold a pthread_mutex_t across a call that can switch goroutines; use the runtime's
  *    locks, which park the goroutine instead of the thread.
+ *  - A goroutine that runs C code for more than 10 ms is preempted (SIGURG, marked so that a
+ *    SIGURG handler of the program still gets only its own signals). GMP_DEBUG=asyncpreemptoff=1
+ *    turns it off. It needs libgmp as a shared library (linked statically, it stays off).
  */
 
 

@@ -41,8 +41,12 @@ pub(crate) unsafe fn exitsyscall(mp: *mut M, gp: *mut G) {
     unsafe {
         let oldp = (*mp).oldp;
         (*mp).oldp = null_mut();
-        // Fast path: our P is still ours to take.
-        if !oldp.is_null() && (*oldp).status.compare_exchange(p::SYSCALL, p::IDLE, AcqRel, Relaxed).is_ok() {
+        // Fast path: our P is still ours to take — unless gmp_set_procs retired it meanwhile
+        // (then sysmon's retake hands it off, and pidleput retires it).
+        if !oldp.is_null()
+            && (*oldp).id < SCHED.gomaxprocs.load(Relaxed)
+            && (*oldp).status.compare_exchange(p::SYSCALL, p::IDLE, AcqRel, Relaxed).is_ok()
+        {
             proc::acquirep(mp, oldp);
             set_status(gp, g::SYSCALL, g::RUNNING);
             return;

@@ -150,7 +150,11 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
                 // it is for up to 10 ms (a quick syscall then gets it back on the fast path).
                 // SAFETY: as above.
                 let empty = unsafe { (*pp).runq.is_empty() } && SCHED.runqsize.load(Relaxed) == 0;
+                // (A P that gmp_set_procs retired is taken at once, so it can be retired.)
+                // SAFETY: as above.
+                let retired = unsafe { (*pp).id } >= SCHED.gomaxprocs.load(Relaxed);
                 if empty
+                    && !retired
                     && SCHED.nmspinning.load(SeqCst) + SCHED.npidle.load(SeqCst) > 0
                     && pd.syscallwhen + 10_000_000 > now
                 {
