@@ -3,7 +3,8 @@
 //! `throw!("fn: what")` prints `gmp: fatal error: fn: what` and aborts: a broken runtime
 //! invariant. It never allocates (it may run where malloc's lock is held) and never unwinds.
 
-use core::sync::atomic::{AtomicI64, AtomicBool, Ordering::Relaxed};
+#[cfg(not(loom))]
+use core::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
 
 macro_rules! throw {
     ($msg:expr) => {
@@ -32,10 +33,13 @@ pub(crate) fn fatal(msg: &[u8]) -> ! {
 }
 
 /// GMP_DEBUG=schedtrace=MS: milliseconds between summary lines (0 = off).
+#[cfg(not(loom))]
 pub(crate) static SCHEDTRACE_MS: AtomicI64 = AtomicI64::new(0);
 /// GMP_DEBUG=scheddetail=1.
+#[cfg(not(loom))]
 pub(crate) static SCHEDDETAIL: AtomicBool = AtomicBool::new(false);
 /// GMP_DEBUG=asyncpreemptoff=1.
+#[cfg(not(loom))]
 pub(crate) static ASYNCPREEMPTOFF: AtomicBool = AtomicBool::new(false);
 
 /// Parse `name=val,name=val` (GODEBUG's syntax). Unknown names are ignored, as Go does.

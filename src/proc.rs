@@ -650,7 +650,6 @@ pub(crate) unsafe fn newproc1(pp: *mut P, f: usize, arg: usize, main_done: *cons
         if gp.is_null() {
             let st = stack::stack_alloc(SCHED.stack_size.load(Relaxed))?;
             gp = G::new_boxed(st);
-            SCHED.allocated_gs.fetch_add(1, Relaxed);
             SCHED.allgs_push(gp);
             cas_status(gp, g::IDLE, g::DEAD);
         }

@@ -57,8 +57,6 @@ pub(crate) struct Sched {
     pub stack_size: AtomicUsize,
     /// Goroutines spawned / ended outside any P (thread context); the per-P counters do the rest.
     pub spawned_nop: AtomicU64,
-    /// Gs ever allocated (each keeps its stack for life).
-    pub allocated_gs: AtomicU64,
     /// Global free Gs with stacks (Go's sched.gFree); its own lock, taken after sched.lock.
     pub gfree: Mutex<FreeGs>,
     /// Mirror of `gfree.warm.len` for the idle path's lock-free check.
@@ -118,7 +116,6 @@ pub(crate) static SCHED: Sched = Sched {
     goidgen: AtomicI64::new(0),
     stack_size: AtomicUsize::new(256 << 10),
     spawned_nop: AtomicU64::new(0),
-    allocated_gs: AtomicU64::new(0),
     gfree: Mutex::new(FreeGs { warm: GQueue::new(), cold: GQueue::new() }),
     gfree_warm: AtomicU64::new(0),
     // SAFETY: an all-zero sigset_t is a valid (empty) set.
