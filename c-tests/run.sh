@@ -30,7 +30,7 @@ unset GMP_DEBUG GMP_STACK_SIZE GMP_MAXPROCS
 CC="${CC:-gcc}"
 CXX="${CXX:-g++}"
 CFLAGS=(-O2 -g -Wall -Wextra "-I$INC" "-DGMP_LIBDIR=\"$LIBDIR\"")
-LINK=("-L$LIBDIR" "-Wl,-rpath,$LIBDIR" -lgmp -lpthread)
+LINK=("-L$LIBDIR" "-Wl,-rpath,$LIBDIR" -lgmp -lpthread -lm)
 
 passed=0
 failed=0
