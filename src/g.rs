@@ -12,6 +12,7 @@
 //!   wins the CAS WAITING -> RUNNABLE and then owns it (that is what makes a doubled wake-up
 //!   impossible and a wake-up of a non-parked G an `-EINVAL`).
 //! - `DEAD`: finished, on a free list (with its stack) or being reused by newproc.
+//!
 //! All changes go through `cas_status(from, to)`, which throws on an unexpected `from`.
 
 use crate::arch;

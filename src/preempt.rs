@@ -10,6 +10,7 @@
 //!    is not in libgmp's own text (context switches, trampolines);
 //! 3. the goroutine's stack has room for the trampoline's frame (4 KiB + the XSAVE area) and
 //!    the interrupted sp is inside that stack (C code may be running on a stack of its own).
+//!
 //! Then it injects a call to `gmp_async_preempt` (asm/preempt.S) that steps over the red zone.
 //!
 //! # A preempted goroutine keeps its M
@@ -80,13 +81,15 @@ pub(crate) fn init() {
 /// headers. None if libgmp was linked into the executable itself (its text cannot be told from
 /// the program's then, so async preemption stays off).
 fn own_text() -> Option<(usize, usize)> {
-    // SAFETY: dladdr only reads loader data; info is a valid out-pointer.
+    // SAFETY: an all-zero Dl_info is a valid value (null pointers).
     let mut info: libc::Dl_info = unsafe { core::mem::zeroed() };
+    // SAFETY: dladdr only reads loader data; info is a valid out-pointer.
     if unsafe { libc::dladdr(init as *const () as *const libc::c_void, &mut info) } == 0 {
         return None;
     }
-    // SAFETY: as above; NULL asks for the main program.
+    // SAFETY: NULL asks for the main program's handle; RTLD_NOLOAD loads nothing.
     let main = unsafe { libc::dlopen(core::ptr::null(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+    // SAFETY: as for info.
     let mut minfo: libc::Dl_info = unsafe { core::mem::zeroed() };
     // SAFETY: main is the program's handle; dlsym/dladdr only read loader data.
     unsafe {

@@ -14,6 +14,7 @@
 //! - spawned or readied from a plain thread: the global queue, and an idle P is started
 //!   under the same lock (Go's injectglist), so such a wake-up cannot be lost;
 //! - yielded (`gmp_gosched`): the global queue.
+//!
 //! Every 61st schedule takes from the global queue first, so it cannot starve.
 //!
 //! # Worker thread parking/unparking
@@ -382,7 +383,7 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, bool) {
             }
 
             // Fairness: now and then look at the global queue first.
-            if (*pp).schedtick.load(Relaxed) % GLOBAL_TICK == 0 && SCHED.runqsize.load(Relaxed) > 0 {
+            if (*pp).schedtick.load(Relaxed).is_multiple_of(GLOBAL_TICK) && SCHED.runqsize.load(Relaxed) > 0 {
                 let gp = SCHED.locked().globrunqget(pp, 1);
                 if !gp.is_null() {
                     return (gp, false);

@@ -136,14 +136,12 @@ extern "C" fn sigsegv(sig: c_int, info: *mut siginfo_t, uc: *mut c_void) {
         let gp = unsafe { (*mp).tls_g };
         if !gp.is_null() {
             // SAFETY: as above.
-            let (st, goid) = unsafe { ((*gp).stack, (*gp).goid) };
-            if addr >= st.lo - PAGE && addr < st.lo && gp != unsafe { (*mp).g0 } {
+            let (st, goid, g0) = unsafe { ((*gp).stack, (*gp).goid, (*mp).g0) };
+            if addr >= st.lo - PAGE && addr < st.lo && gp != g0 {
                 let mut buf = [0u8; 128];
-                let mut n = 0;
-                for part in [b"stack overflow in goroutine ".as_slice()] {
-                    buf[n..n + part.len()].copy_from_slice(part);
-                    n += part.len();
-                }
+                let head = b"stack overflow in goroutine ";
+                buf[..head.len()].copy_from_slice(head);
+                let mut n = head.len();
                 n += fmt_u64(&mut buf[n..], goid as u64);
                 let mid = b" (stack size ";
                 buf[n..n + mid.len()].copy_from_slice(mid);
