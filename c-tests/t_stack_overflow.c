@@ -1,0 +1,253 @@
+/*
+ * t_stack_overflow: the SIGSEGV handler tells goroutine stack overflows from other faults.
+ *
+ * The parent never starts the runtime; it runs this program again as children (fork + exec of
+ * /proc/self/exe with a mode argument; stderr captured through a pipe; core dumps off; a
+ * 20 s deadline per child) and checks how each one died:
+ *
+ *  1. "overflow": a goroutine (not the first one: a few others were spawned before it) prints
+ *     its id, then recurses without bound (a volatile local array per frame). The child must
+ *     die of SIGABRT, and its stderr must contain exactly
+ *     `gmp: fatal error: stack overflow in goroutine N (stack size S)` with N = that id and
+ *     S = 262144 (default), 65536 (GMP_STACK_SIZE=65536) and 131072 (GMP_STACK_SIZE=128k).
+ *  2. "segv-handler": the program installs its own SIGSEGV handler (SA_SIGINFO) BEFORE the
+ *     runtime starts; a goroutine then writes to address 16 (not in any guard page). The
+ *     handler must be called (chaining), with si_addr == 16: it prints a marker and
+ *     _exit(42). Exit status 42, no "stack overflow" message.
+ *  3. "segv-default": the same fault with no handler of the program's: the default action,
+ *     death by SIGSEGV, and no "fatal error" message.
+ *  4. "overflow-handler": a goroutine stack overflow while the program has its own SIGSEGV
+ *     handler: still the runtime's fatal message and SIGABRT (design.md: a fault in a guard
+ *     page is always a stack overflow), and the program's handler is not called.
+ *
+ * Catches: an overflow that hangs or dies silently (no alternate signal stack: the handler
+ * cannot run on the exhausted stack, the kernel kills with SIGSEGV), the wrong goroutine id or
+ * size in the message, GMP_STACK_SIZE ignored, a runtime that swallows other SIGSEGVs, calls a
+ * chained handler wrongly (e.g. without siginfo), loops forever re-faulting, or reports every
+ * fault as a stack overflow.
+ */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+
+/* ------------------------------------------------------------------ children */
+
+static volatile long depth_limit = LONG_MAX; /* keeps -Winfinite-recursion quiet */
+
+__attribute__((noinline)) static long recurse(long depth)
+{
+    volatile char buf[200];
+    buf[0] = (char)depth;
+    buf[199] = (char)(depth >> 8);
+    long r = depth < depth_limit ? recurse(depth + 1) : 0;
+    return r + buf[depth % 200];
+}
+
+static void overflower(void *arg)
+{
+    (void)arg;
+    dprintf(2, "child: goid=%lld\n", (long long)gmp_goid(NULL));
+    long r = recurse(0);
+    dprintf(2, "child: recursion returned %ld\n", r);
+    _exit(5);
+}
+
+static int *volatile bad_ptr = (int *)16;
+
+static void faulter(void *arg)
+{
+    (void)arg;
+    dprintf(2, "child: goid=%lld\n", (long long)gmp_goid(NULL));
+    *bad_ptr = 1;
+    dprintf(2, "child: write to address 16 did not fault\n");
+    _exit(6);
+}
+
+static void nothing(void *arg) { (void)arg; }
+
+static gmp_fn child_fn;
+static void child_main(void *arg)
+{
+    (void)arg;
+    /* A few goroutines first, so the faulting one is not simply goroutine 1 or 2. */
+    for (int i = 0; i < 5; i++) h_spawn(nothing, NULL);
+    h_spawn(child_fn, NULL);
+    ev_t never;
+    ev_init(&never);
+    ev_wait(&never); /* the child process ends in the faulting goroutine */
+}
+
+static void my_segv(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    char buf[128];
+    int n = snprintf(buf, sizeof buf, "MYHANDLER sig=%d addr=%lu\n", sig,
+                     (unsigned long)(uintptr_t)si->si_addr);
+    ssize_t w = write(2, buf, (size_t)n);
+    (void)w;
+    _exit(42);
+}
+
+static void install_my_segv(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = my_segv;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGSEGV, &sa, NULL) == 0, "sigaction");
+}
+
+static int child(const char *mode)
+{
+    if (strcmp(mode, "overflow") == 0) {
+        child_fn = overflower;
+    } else if (strcmp(mode, "overflow-handler") == 0) {
+        install_my_segv();
+        child_fn = overflower;
+    } else if (strcmp(mode, "segv-handler") == 0) {
+        install_my_segv();
+        child_fn = faulter;
+    } else if (strcmp(mode, "segv-default") == 0) {
+        child_fn = faulter;
+    } else {
+        dprintf(2, "unknown mode %s\n", mode);
+        return 2;
+    }
+    /* Our handler (if any) is in place before this first runtime call starts the runtime. */
+    h_main(child_main, NULL);
+    dprintf(2, "child: gmp_main returned\n");
+    return 7;
+}
+
+/* ------------------------------------------------------------------ parent */
+
+typedef struct result {
+    int status;
+    char err[8192];
+} result;
+
+static void run_child(const char *mode, const char *stack_env, result *res)
+{
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        struct rlimit rl = {0, 0};
+        setrlimit(RLIMIT_CORE, &rl);
+        if (stack_env)
+            setenv("GMP_STACK_SIZE", stack_env, 1);
+        else
+            unsetenv("GMP_STACK_SIZE");
+        execl("/proc/self/exe", "t_stack_overflow", mode, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0;
+    int64_t deadline = h_now_ns() + 20LL * 1000000000;
+    for (;;) {
+        int left = (int)((deadline - h_now_ns()) / 1000000);
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            res->err[n] = 0;
+            CHECK(0, "child '%s' still running after 20 s; stderr so far: %s", mode, res->err);
+        }
+        struct pollfd pf = {p[0], POLLIN, 0};
+        int r = poll(&pf, 1, left);
+        if (r <= 0) continue;
+        ssize_t k = read(p[0], res->err + n, sizeof res->err - 1 - n);
+        if (k <= 0) break; /* EOF: the child is gone */
+        n += (size_t)k;
+        if (n == sizeof res->err - 1) break;
+    }
+    res->err[n] = 0;
+    close(p[0]);
+    CHECK(waitpid(pid, &res->status, 0) == pid, "waitpid");
+}
+
+static const char *describe(int st)
+{
+    static char buf[64];
+    if (WIFSIGNALED(st))
+        snprintf(buf, sizeof buf, "killed by signal %d", WTERMSIG(st));
+    else if (WIFEXITED(st))
+        snprintf(buf, sizeof buf, "exit %d", WEXITSTATUS(st));
+    else
+        snprintf(buf, sizeof buf, "status 0x%x", st);
+    return buf;
+}
+
+static long long child_goid(const result *r, const char *mode)
+{
+    const char *g = strstr(r->err, "child: goid=");
+    CHECK(g != NULL, "%s: child never reported its goroutine id; stderr: %s", mode, r->err);
+    long long id = atoll(g + strlen("child: goid="));
+    CHECK(id > 5, "%s: faulting goroutine has id %lld", mode, id);
+    return id;
+}
+
+static void check_overflow(const char *mode, const char *stack_env, long long size)
+{
+    result r;
+    run_child(mode, stack_env, &r);
+    long long id = child_goid(&r, mode);
+    char want[160];
+    snprintf(want, sizeof want, "gmp: fatal error: stack overflow in goroutine %lld (stack size %lld)\n",
+             id, size);
+    CHECK(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT,
+          "%s (GMP_STACK_SIZE=%s): child %s, want SIGABRT; stderr: %s", mode,
+          stack_env ? stack_env : "unset", describe(r.status), r.err);
+    CHECK(strstr(r.err, want) != NULL, "%s (GMP_STACK_SIZE=%s): stderr lacks '%.*s'; stderr: %s",
+          mode, stack_env ? stack_env : "unset", (int)strlen(want) - 1, want, r.err);
+    CHECK(strstr(r.err, "MYHANDLER") == NULL,
+          "%s: the program's SIGSEGV handler was called for a guard-page fault; stderr: %s", mode,
+          r.err);
+    printf("t_stack_overflow: %s GMP_STACK_SIZE=%s: %s, '%.*s'\n", mode,
+           stack_env ? stack_env : "unset", describe(r.status), (int)strlen(want) - 1, want);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1) return child(argv[1]);
+    h_check_lib();
+
+    check_overflow("overflow", NULL, 262144);
+    check_overflow("overflow", "65536", 65536);
+    check_overflow("overflow", "128k", 131072);
+    check_overflow("overflow-handler", NULL, 262144);
+
+    result r;
+    run_child("segv-handler", NULL, &r);
+    (void)child_goid(&r, "segv-handler");
+    CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 42,
+          "segv-handler: child %s, want exit 42 from the program's own SIGSEGV handler; stderr: %s",
+          describe(r.status), r.err);
+    CHECK(strstr(r.err, "MYHANDLER sig=11 addr=16\n") != NULL,
+          "segv-handler: handler marker (with si_addr 16) missing; stderr: %s", r.err);
+    CHECK(strstr(r.err, "stack overflow") == NULL && strstr(r.err, "fatal error") == NULL,
+          "segv-handler: runtime reported an error for a non-guard fault; stderr: %s", r.err);
+    printf("t_stack_overflow: segv-handler: %s, chained to the program's handler\n",
+           describe(r.status));
+
+    run_child("segv-default", NULL, &r);
+    (void)child_goid(&r, "segv-default");
+    CHECK(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSEGV,
+          "segv-default: child %s, want death by SIGSEGV; stderr: %s", describe(r.status), r.err);
+    CHECK(strstr(r.err, "stack overflow") == NULL && strstr(r.err, "fatal error") == NULL,
+          "segv-default: runtime reported an error for a non-guard fault; stderr: %s", r.err);
+    printf("t_stack_overflow: segv-default: %s\n", describe(r.status));
+
+    printf("t_stack_overflow: ok\n");
+    return 0;
+}
