@@ -5,10 +5,13 @@
 # Each cell is the best (minimum) of ROUNDS x REPS repetitions: ROUNDS processes per side,
 # libgmp and Go alternating (so a burst of other load hits both sides alike), each process
 # doing one warm-up run and then REPS timed ones. ratio = libgmp / go, measured in the same
-# run; the target is a maximum ratio.
+# run; the target is a maximum ratio ("x") or, for the preemption rows, an absolute maximum.
+# Preemption rows (bench/preempt.c, see README): the lateness tails are the WORST (maximum)
+# over all runs, the preemption cost the best; the skynet overhead compares skynet 2 P with
+# and without GMP_DEBUG=asyncpreemptoff=1 in OVH_ROUNDS pairs of processes (median of pairs).
 #
-# Environment: ROUNDS (default 2), REPS (default 3), BENCH_TIMEOUT (seconds per process,
-#              default 120),
+# Environment: ROUNDS (default 2), REPS (default 3), OVH_ROUNDS (default 6), BENCH_TIMEOUT
+#              (seconds per process, default 120),
 #              CC (default gcc), GO (default go). Full program output: target/bench/bench.log.
 # Exit status: 0 if every libgmp benchmark ran and verified its result (missed targets are
 # reported, not failed); 1 if one crashed, hung (timeout) or computed a wrong result.
@@ -32,7 +35,7 @@ mkdir -p "$OUT"
 [ -f "$LIBDIR/libgmp.so" ] || { echo "bench: $LIBDIR/libgmp.so not found (run cargo build --release)" >&2; exit 1; }
 [ -f "$ROOT/include/gmp.h" ] || { echo "bench: $ROOT/include/gmp.h not found" >&2; exit 1; }
 
-PROGS="skynet spawn gosched pingpong"
+PROGS="skynet spawn gosched pingpong preempt"
 
 # ---- build -------------------------------------------------------------------------------
 # -I/-L of this build first: Debian's GNU MP also installs gmp.h and libgmp.so.
@@ -63,49 +66,79 @@ FAILED=0
 PROBLEMS=""
 LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 
-# run_best SIDE PROG PROCS KEY: sets RESULT to the min of KEY=<v> over the output lines, or to
-# a failure word (CRASH(sigN), FAIL(exitN), TIMEOUT, BADOUT); appends everything to the log.
+# run_best SIDE PROG PROCS KEYS: KEYS is KEY or KEY,KEY,... where each KEY may end in :max.
+# Sets RESULT to, for each key in order (space-separated), the min (or with :max the max) of
+# KEY=<v> over the output lines, or a failure word (CRASH(sigN), FAIL(exitN), TIMEOUT,
+# BADOUT); appends everything to the log. Extra environment for the program: RUN_ENV (array).
 # (Not run in a subshell: it updates FAILED and PROBLEMS.)
+RUN_ENV=()
 run_best() {
-    local side=$1 prog=$2 procs=$3 key=$4 bin out err rc best
+    local side=$1 prog=$2 procs=$3 key=$4 bin out err rc best word nk label
     if [ "$side" = go ]; then bin=$OUT/go/$prog; else bin=$OUT/$prog; fi
+    label="$side $prog procs=$procs${RUN_ENV[*]:+ ${RUN_ENV[*]}}"
     out=$(mktemp) err=$(mktemp)
-    GMP_MAXPROCS=$procs GOMAXPROCS=$procs timeout -k 5 "$BENCH_TIMEOUT" "$bin" "$procs" "$REPS" >"$out" 2>"$err"
+    env ${RUN_ENV[@]+"${RUN_ENV[@]}"} GMP_MAXPROCS=$procs GOMAXPROCS=$procs \
+        timeout -k 5 "$BENCH_TIMEOUT" "$bin" "$procs" "$REPS" >"$out" 2>"$err"
     rc=$?
     {
-        echo "### $side $prog procs=$procs (exit $rc)"
+        echo "### $label (exit $rc)"
         cat "$out"
         [ -s "$err" ] && { echo "--- stderr:"; cat "$err"; }
     } >>"$LOG"
-    best=$(awk -v k="$key" -v p="$procs" -v n="$REPS" '
-        { for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { v = substr($i, length(k) + 2) + 0;
-              if (c == 0 || v < m) m = v; c++ }
+    best=$(awk -v keys="$key" -v p="$procs" -v n="$REPS" '
+        BEGIN { nk = split(keys, K, ",");
+                for (j = 1; j <= nk; j++) { split(K[j], kv, ":"); name[j] = kv[1]; mx[j] = (kv[2] == "max") } }
+        { for (i = 1; i <= NF; i++) for (j = 1; j <= nk; j++) if (index($i, name[j] "=") == 1) {
+              v = substr($i, length(name[j]) + 2) + 0;
+              if (c[j] == 0 || (mx[j] ? v > m[j] : v < m[j])) m[j] = v; c[j]++ }
           for (i = 1; i <= NF; i++) if ($i ~ /^procs=/ && $i != "procs=" p) bad = 1 }
-        END { if (c != n || bad) print "BADOUT"; else printf "%.1f\n", m }' "$out")
+        END { s = "";
+              for (j = 1; j <= nk; j++) s = s (j > 1 ? " " : "") ((c[j] != n || bad) ? "BADOUT" : sprintf("%.1f", m[j]));
+              print s }' "$out")
+    word=""
     if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then
-        best="TIMEOUT"
+        word="TIMEOUT"
     elif [ $rc -ne 0 ]; then
-        if [ $rc -gt 128 ]; then best="CRASH(sig$((rc - 128)))"; else best="FAIL(exit$rc)"; fi
+        if [ $rc -gt 128 ]; then word="CRASH(sig$((rc - 128)))"; else word="FAIL(exit$rc)"; fi
     fi
-    if [ "$side" = libgmp ] && { [ $rc -ne 0 ] || [ "$best" = BADOUT ]; }; then
+    if [ -n "$word" ]; then
+        nk=$(awk -v k="$key" 'BEGIN { print split(k, a, ",") }')
+        best=$(for ((i = 0; i < nk; i++)); do printf '%s ' "$word"; done | sed 's/ $//')
+    fi
+    if [ "$side" = libgmp ] && { [ $rc -ne 0 ] || [[ $best == *BADOUT* ]]; }; then
         FAILED=1
-        PROBLEMS+="libgmp $prog procs=$procs: $best (exit $rc); last lines of stdout+stderr:"$'\n'
+        PROBLEMS+="$label: $best (exit $rc); last lines of stdout+stderr:"$'\n'
         PROBLEMS+="$( { tail -n 3 "$out"; tail -n 8 "$err"; } | sed 's/^/    /')"$'\n'
     elif [ -s "$err" ]; then
-        PROBLEMS+="$side $prog procs=$procs: $best (exit $rc); stderr:"$'\n'
+        PROBLEMS+="$label: $best (exit $rc); stderr:"$'\n'
         PROBLEMS+="$(tail -n 5 "$err" | sed 's/^/    /')"$'\n'
     fi
     rm -f "$out" "$err"
     RESULT=$best
 }
 
-# min_result OLD NEW: the smaller number; a failure word (non-number) wins over any number.
+# min_result OLD NEW [max]: the smaller (with max: the larger) number; a failure word
+# (non-number) wins over any number.
 min_result() {
-    local old=$1 new=$2
+    local old=$1 new=$2 mode=${3:-min}
     if [ -z "$old" ]; then echo "$new"; return; fi
     if ! [[ $old =~ ^[0-9.]+$ ]]; then echo "$old"; return; fi
     if ! [[ $new =~ ^[0-9.]+$ ]]; then echo "$new"; return; fi
-    awk -v a="$old" -v b="$new" 'BEGIN { print (b + 0 < a + 0) ? b : a }'
+    awk -v a="$old" -v b="$new" -v m="$mode" 'BEGIN { print ((m == "max") == (b + 0 > a + 0)) ? b : a }'
+}
+
+# merge_results OLD NEW KEYS: min_result per position of two RESULTs of run_best KEYS.
+merge_results() {
+    local old=$1 new=$2 keys=$3 i k out=""
+    local -a o n ks
+    read -r -a o <<<"$old"
+    read -r -a n <<<"$new"
+    IFS=',' read -r -a ks <<<"$keys"
+    for i in "${!ks[@]}"; do
+        k=${ks[$i]}
+        out+="${out:+ }$(min_result "${o[$i]:-}" "${n[$i]}" "$([[ $k == *:max ]] && echo max)")"
+    done
+    echo "$out"
 }
 
 # name | prog | procs | key in the output | unit | target ratio
@@ -120,6 +153,7 @@ CONFIGS=(
 
 ROWS=()
 MET=0
+NTARGETS=0
 for c in "${CONFIGS[@]}"; do
     IFS='|' read -r name prog procs key unit target <<<"$c"
     echo "bench: running $name ..." >&2
@@ -130,6 +164,7 @@ for c in "${CONFIGS[@]}"; do
         if [ $HAVE_GO -eq 1 ]; then run_best go "$prog" "$procs" "$key"; g=$(min_result "$g" "$RESULT"); fi
     done
     ratio="-" verdict=""
+    [ $HAVE_GO -eq 1 ] && NTARGETS=$((NTARGETS + 1))
     if [[ $a =~ ^[0-9.]+$ ]] && [[ $g =~ ^[0-9.]+$ ]]; then
         ratio=$(awk -v a="$a" -v g="$g" 'BEGIN { printf "%.2f", a / g }')
         if awk -v r="$ratio" -v t="$target" 'BEGIN { exit !(r <= t) }'; then
@@ -141,11 +176,76 @@ for c in "${CONFIGS[@]}"; do
     ROWS+=("$name ($unit)|$a|$g|$ratio|<= ${target}x$verdict")
 done
 
+# abs_row NAME LIBGMP GO OP TARGET UNIT: a row whose target is an absolute bound on the libgmp
+# number (OP is <= or <; TARGET empty: no target, reported only).
+abs_row() {
+    local name=$1 a=$2 g=$3 op=$4 target=$5 unit=$6 ratio="-" verdict="" t="-"
+    if [[ $a =~ ^[0-9.]+$ ]] && [[ $g =~ ^[0-9.]+$ ]]; then
+        ratio=$(awk -v a="$a" -v g="$g" 'BEGIN { if (g > 0) printf "%.2f", a / g; else print "-" }')
+    fi
+    if [ -n "$target" ]; then
+        NTARGETS=$((NTARGETS + 1))
+        t="$op $target $unit"
+        if [[ $a =~ ^-?[0-9.]+$ ]]; then
+            if awk -v a="$a" -v t="$target" -v op="$op" 'BEGIN { exit !(op == "<" ? a < t : a <= t) }'; then
+                verdict=" met"; MET=$((MET + 1))
+            else
+                verdict=" MISSED"
+            fi
+        fi
+    fi
+    ROWS+=("$name|$a|$g|$ratio|$t$verdict")
+}
+
+# ---- preemption (bench/preempt.c and go/preempt.go, 1 P; see README) ----------------------
+echo "bench: running preemption: lateness and cost, 1 P ..." >&2
+PKEYS="p99_ms:max,max_ms:max,us_per_preemption"
+pa="" pg=""
+for ((round = 1; round <= ROUNDS; round++)); do
+    run_best libgmp preempt 1 "$PKEYS"; pa=$(merge_results "$pa" "$RESULT" "$PKEYS")
+    if [ $HAVE_GO -eq 1 ]; then run_best go preempt 1 "$PKEYS"; pg=$(merge_results "$pg" "$RESULT" "$PKEYS"); fi
+done
+read -r a_p99 a_max a_cost <<<"$pa"
+read -r g_p99 g_max g_cost <<<"${pg:-- - -}"
+abs_row "preempt lateness p99 (ms)" "$a_p99" "$g_p99" "<=" 12 ms
+abs_row "preempt lateness max (ms)" "$a_max" "$g_max" "<=" 25 ms
+abs_row "preemption cost (us)" "$a_cost" "$g_cost" "" "" ""
+
+# ---- skynet with and without asynchronous preemption (libgmp only) ------------------------
+# Pairs of processes (one with, one without; the order alternates from pair to pair), each
+# side's best of REPS per process; overhead = median over the pairs of (with / without - 1).
+# Pairing matters: this machine's skynet time drifts by up to ~30 % with other load, and a
+# best-of over all runs lets one lucky run decide the sign.
+OVH_ROUNDS=${OVH_ROUNDS:-6}
+echo "bench: running skynet 1M, 2 P with and without GMP_DEBUG=asyncpreemptoff=1 ..." >&2
+ovh="" pairs=()
+for ((round = 1; round <= OVH_ROUNDS; round++)); do
+    for side in $([ $((round % 2)) -eq 1 ] && echo "on off" || echo "off on"); do
+        [ $side = off ] && RUN_ENV=(GMP_DEBUG=asyncpreemptoff=1)
+        run_best libgmp skynet 2 ms
+        RUN_ENV=()
+        if [ $side = on ]; then on=$RESULT; else off=$RESULT; fi
+    done
+    if [[ $on =~ ^[0-9.]+$ ]] && [[ $off =~ ^[0-9.]+$ ]]; then
+        pairs+=("$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f", (a / b - 1) * 100 }')")
+        echo "skynet 2 P pair $round: with preemption $on ms, asyncpreemptoff=1 $off ms: ${pairs[-1]} %" >>"$LOG"
+    else
+        ovh=$([[ $on =~ ^[0-9.]+$ ]] && echo "$off" || echo "$on")
+    fi
+done
+if [ -z "$ovh" ]; then
+    ovh=$(printf '%s\n' "${pairs[@]}" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.1f", m }')
+    echo "skynet 2 P preemption overhead: median of ${pairs[*]} = $ovh %" >>"$LOG"
+fi
+abs_row "skynet 1M 2P preemption overhead (%)" "$ovh" "-" "<" 1 "%"
+
 # ---- table -------------------------------------------------------------------------------
 echo
 echo "libgmp benchmarks: best of $((ROUNDS * REPS)) runs each ($ROUNDS processes x $REPS," \
-     "each after a warm-up); lower is better;" \
-     "ratio = libgmp / go (target: at most)"
+     "each after a warm-up; preemption lateness: worst of them; overhead: median of" \
+     "$OVH_ROUNDS paired processes); lower is better;" \
+     "ratio = libgmp / go (target: at most; x = ratio, else absolute)"
 echo "machine: $(nproc) CPUs, $(uname -r); go: ${GOVERSION:-not installed};" \
      "load average at start: $LOAD0 (other work on the machine skews both columns)"
 {
@@ -165,9 +265,9 @@ echo "machine: $(nproc) CPUs, $(uname -r); go: ${GOVERSION:-not installed};" \
         }
     }'
 if [ $HAVE_GO -eq 1 ]; then
-    echo "targets met: $MET of ${#CONFIGS[@]}"
+    echo "targets met: $MET of $NTARGETS"
 else
-    echo "go not on PATH: no Go column, no ratios"
+    echo "go not on PATH: no Go column, no ratios; absolute targets met: $MET of $NTARGETS"
 fi
 if [ -n "$PROBLEMS" ]; then
     echo

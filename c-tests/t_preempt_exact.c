@@ -1,43 +1,53 @@
 /*
- * t_preempt_exact: asynchronous preemption is invisible to the preempted C code, bit for bit.
+ * t_preempt_exact: asynchronous preemption is invisible to the preempted C code, bit for bit,
+ * and the preempted goroutine keeps its OS thread.
  *
  * Always ONE P (gmp_init with procs = 1, whatever GMP_MAXPROCS says), so every switch away from
  * a spinning goroutine is an asynchronous preemption.
  *
- * Part 1, register state. A spinner goroutine runs a loop with NO calls (objdump-checked while
- * writing this test) for SPIN_TOTAL_NS of wall time in all, split between the vector variants
- * the CPU has: baseline SSE2, AVX2 (`target("avx2")`, picked with __builtin_cpu_supports) and
- * AVX-512 (zmm0..31 and mask registers). Each variant computes ROUNDS of a FIXED computation
- * (ITERS iterations: 64-bit integer mixing in general registers, scalar double math with the
- * rounding mode set to FE_UPWARD, x87 long double, and 8-24 live vector accumulators of
- * doubles and 64-bit integers); every round starts from the same seed (read through a
- * volatile, so the compiler cannot hoist the round out of the loop) and so must produce the
- * same bits as the reference: the same function run for one round on a plain pthread before
- * the runtime starts (never preempted). Each round's result is compared with the reference
- * inside the loop, and after each round the thread id (raw `syscall` instruction, not a call)
- * and the TCB pointer (%fs:0) are compared with the first round's. The wall clock is only seen
- * through a volatile flag set by a ticker goroutine, which meanwhile calls gmp_gosched in a
- * loop and counts: it can only run when the spinner is preempted.
+ * Part 1, computed state. A spinner goroutine runs a loop with NO calls (checked with objdump
+ * while writing this test: only two raw `syscall` instructions) for SPIN_TOTAL_NS of wall time
+ * in all, split between the vector variants the CPU has: baseline SSE2, AVX2
+ * (`target("avx2")`, picked with __builtin_cpu_supports) and AVX-512 (zmm0..31 and a mask
+ * register). Each variant repeats rounds of a FIXED computation (ITERS iterations of 64-bit
+ * integer mixing in general registers, scalar double math and x87 long double with the
+ * rounding mode set to upward in MXCSR and the x87 control word, and 10-22 live vector
+ * accumulators of doubles and 64-bit integers; the compiled loops also keep values in the red
+ * zone); every round starts from the same seed (read through a volatile, so the round cannot
+ * be hoisted) and so must produce the same bits as the reference: the same function run for
+ * one round on a plain pthread before the runtime starts (never preempted). Each round's result
+ * is compared with the reference inside the loop, and after each round the thread id (raw
+ * `syscall` instruction, not a call) and the TCB pointer (%fs:0) are compared with the first
+ * round's. The wall clock is only seen through a volatile flag set by a ticker goroutine, which
+ * meanwhile calls gmp_gosched in a loop and counts (it can only run when the spinner is
+ * preempted); every 4th step it blocks for 2 ms inside gmp_entersyscall/gmp_exitsyscall, so
+ * sysmon hands the P to yet another thread, which must give it back to the spinner's thread.
  * Asserts: every round bit-exact (and the last round's result memcmp-equal to the reference);
- * same tid and TCB in every round; the ticker made >= 25 steps per second of spinning (Go
- * preempts every ~10 ms: ~100/s); stats.preemptions grew by >= 20 per second.
+ * rounding mode intact; same tid and TCB in every round; the ticker made >= 25 steps per second
+ * of spinning (preemption every ~10 ms: ~100/s); stats.preemptions grew by >= 20 per second.
  *
- * Part 2, the red zone. rz_spin (top-level asm below, a leaf) stores 16 known quadwords at
- * -8(%rsp) .. -128(%rsp) -- the System V red zone, which a leaf may use without moving rsp --
- * and known values in r8-r11, then publishes a round token and spins (compare + dec + jnz: no
- * calls, no stack access) until a release flag is set, then checks the red zone and registers
- * and returns the number of damaged words (-1 if the spin ran out: nobody released it). A
- * watcher goroutine sets the release flag when it sees the token: on one P it can only run
- * while the spinner is inside that spin, i.e. preempted in it. Asserts: the red zone and
- * registers are intact, the spin was released (so preempted inside the spin), preemptions
- * grew across the call, gettid() is the same before and after. RZ_ROUNDS rounds.
+ * Part 2, red zone, flags and general registers. rz_spin (top-level asm below, a leaf) stores
+ * 16 known quadwords at -8(%rsp) .. -128(%rsp) -- the System V red zone, which a leaf may use
+ * without moving rsp -- sets known values in 11 general registers and known flags, publishes
+ * a round token and spins (no calls, no stack access, no flag-writing instruction: the flags
+ * are live at every instruction boundary) until a release flag is set, then checks everything.
+ * A watcher goroutine sets the release flag when it sees the token: on one P it can only run
+ * while the spinner is inside that spin, i.e. preempted in it.
+ * Part 3, the vector register file: the same with every xmm0-15 (SSE) or ymm0-15 (AVX2)
+ * register holding a distinct pattern (compiled code keeps only some registers live).
+ * Asserts (RZ_ROUNDS rounds of each kind): the spin was released (so it was preempted inside
+ * the spin), nothing lost its value, preemptions grew across the call, gettid() is the same
+ * before and after.
  *
- * Catches: a trampoline that loses vector state (FXSAVE instead of XSAVE, no AVX upper halves,
- * no zmm16-31/k registers), MXCSR or x87 control word (rounding mode) or flags; registers
- * clobbered by the runtime code the trampoline calls; Go's plain pushCall that writes into
- * the red zone; a preempted goroutine resumed on another OS thread; no preemption at all
- * (the ticker never runs: watchdog / deadline failure).
+ * Catches (each checked by breaking a copy of the runtime on purpose): Go's plain pushCall,
+ * which writes into the red zone (parts 1 and 2); a general register or the flags not restored
+ * by the trampoline (parts 1 and 2); a preempted goroutine resumed by another thread (part 1:
+ * the syscall hand-off); no preemption at all (the ticker never runs: watchdog). Also a
+ * trampoline that loses vector registers, rounding modes or x87 state *if* the runtime code
+ * it calls clobbers them (today's preemption path happens not to: a copy without XSAVE/XRSTOR
+ * still passed, so that part guards future changes).
  */
+#define H_WATCHDOG_SECS 30
 #include "harness.h"
 
 #include <immintrin.h>
@@ -385,6 +395,15 @@ static void ticker(void *arg)
     while (h_now_ns() - t0 < spin_ns) {
         gmp_gosched();
         n++;
+        if (n % 4 == 0) {
+            /* A blocking call in a syscall bracket: sysmon hands the P to another thread,
+             * which must give it back to the spinner's own thread (a preempted goroutine
+             * keeps its thread) rather than resume the spinner itself. */
+            gmp_entersyscall();
+            struct timespec ts = {0, 2 * 1000000};
+            nanosleep(&ts, NULL); /* the blocking call itself, not synchronisation */
+            gmp_exitsyscall();
+        }
     }
     atomic_store(&ticks, n);
     stop_flag = 1;
@@ -435,24 +454,112 @@ static void run_variant(variant *v)
 /* ------------------------------------------------------------------ part 2: the red zone */
 
 /* long rz_spin(uint64_t max_iters, const int *release, int *in_spin, int token)
- * A leaf: fills the red zone and r8-r11, stores token to *in_spin, spins until *release != 0
- * (or max_iters run out: returns -1), stores 0 to *in_spin, returns the number of red-zone
- * words and registers that lost their value. Touches no stack memory above rsp. */
+ * A leaf: saves the callee-saved registers, fills the red zone below the new rsp with 16
+ * known quadwords, sets the flags to CF=1 SF=1 ZF=0 (cmp 1, 2) and every general register it
+ * can spare (rax, rbx, rbp, r8-r15) to a known value, stores token to *in_spin and spins until
+ * *release != 0. The spin loop touches no stack memory and contains no flag-writing
+ * instruction (jrcxz and lea instead of cmp/dec), so the flags are live at every instruction
+ * boundary where the preemption signal can land; each iteration checks them. Returns the
+ * number of red-zone words and registers that lost their value, -1 if max_iters ran out
+ * (never released), -2 if the flags changed. rdi (counter), rsi (release), rdx (in_spin) and
+ * rcx (scratch) are in use during the spin. */
 long rz_spin(uint64_t max_iters, const int *release, int *in_spin, int token);
+#define RZ_SETREG(reg, val) "  movabsq $" val ", %" reg "\n"
+#define RZ_CHKREG(reg, val)                                                                \
+    "  movabsq $" val ", %rdi\n"                                                           \
+    "  xorl %edx, %edx\n"                                                                  \
+    "  cmpq %rdi, %" reg "\n"                                                              \
+    "  setne %dl\n"                                                                        \
+    "  addq %rdx, %rsi\n"
+#define RZ_REGS(X)                                                                         \
+    X("rax", "0x0a0a0a0a0a0a0a0a") X("rbx", "0x0b0b0b0b0b0b0b0b")                          \
+    X("rbp", "0x0d0d0d0d0d0d0d0d") X("r8", "0x0808080808080808")                           \
+    X("r9", "0x0909090909090909") X("r10", "0x1010101010101010")                           \
+    X("r11", "0x1111111111111111") X("r12", "0x1212121212121212")                          \
+    X("r13", "0x1313131313131313") X("r14", "0x1414141414141414")                          \
+    X("r15", "0x1515151515151515")
 __asm__(".text\n"
         ".globl rz_spin\n"
         ".type rz_spin, @function\n"
         "rz_spin:\n"
+        "  pushq %rbx\n"
+        "  pushq %rbp\n"
+        "  pushq %r12\n"
+        "  pushq %r13\n"
+        "  pushq %r14\n"
+        "  pushq %r15\n"
         "  .set i, 1\n"
         "  .rept 16\n"
         "  movabsq $(0x5eed0000cafe0000 + i * 0x10001), %rax\n"
         "  movq %rax, -(8 * i)(%rsp)\n"
         "  .set i, i + 1\n"
         "  .endr\n"
-        "  movabsq $0x0808080808080808, %r8\n"
-        "  movabsq $0x0909090909090909, %r9\n"
-        "  movabsq $0x1010101010101010, %r10\n"
-        "  movabsq $0x1111111111111111, %r11\n"
+        "  movl $1, %eax\n"
+        "  cmpl $2, %eax\n" /* CF=1 SF=1 ZF=0; nothing below writes the flags until 2: */
+        RZ_REGS(RZ_SETREG)
+        "  movl %ecx, (%rdx)\n" /* publish the token only once everything is in place */
+        "1:\n"
+        "  movl (%rsi), %ecx\n"
+        "  jrcxz 3f\n"
+        "  jmp 2f\n"
+        "3:\n"
+        "  jnc 8f\n"
+        "  jns 8f\n"
+        "  jz 8f\n"
+        "  leaq -1(%rdi), %rdi\n"
+        "  movq %rdi, %rcx\n"
+        "  jrcxz 7f\n"
+        "  jmp 1b\n"
+        "7:\n"
+        "  movl $0, (%rdx)\n"
+        "  movq $-1, %rax\n"
+        "  jmp 9f\n"
+        "8:\n"
+        "  movl $0, (%rdx)\n"
+        "  movq $-2, %rax\n"
+        "  jmp 9f\n"
+        "2:\n"
+        "  movl $0, (%rdx)\n"
+        "  xorl %esi, %esi\n"
+        "  .set i, 1\n"
+        "  .rept 16\n"
+        "  movabsq $(0x5eed0000cafe0000 + i * 0x10001), %rdi\n"
+        "  xorl %edx, %edx\n"
+        "  cmpq %rdi, -(8 * i)(%rsp)\n"
+        "  setne %dl\n"
+        "  addq %rdx, %rsi\n"
+        "  .set i, i + 1\n"
+        "  .endr\n"
+        RZ_REGS(RZ_CHKREG)
+        "  movq %rsi, %rax\n"
+        "9:\n"
+        "  popq %r15\n"
+        "  popq %r14\n"
+        "  popq %r13\n"
+        "  popq %r12\n"
+        "  popq %rbp\n"
+        "  popq %rbx\n"
+        "  ret\n"
+        ".size rz_spin, .-rz_spin\n");
+
+/* Part 3: the whole vector register file. Compiled C code keeps only some vector registers
+ * live (and the runtime's preemption path does clobber some: e.g. `xorps %xmm0, %xmm0` when it
+ * zeroes a struct), so these leaves load a distinct pattern into EVERY xmm0-15 (SSE) or
+ * ymm0-15 (AVX2) register, spin like rz_spin, and count the registers that no longer hold
+ * their pattern. Same arguments as rz_spin plus r8 = the patterns (16 or 32 bytes per
+ * register, 32-byte aligned). */
+long vec_spin_sse(uint64_t max_iters, const int *release, int *in_spin, int token,
+                  const uint64_t *patterns);
+long vec_spin_avx2(uint64_t max_iters, const int *release, int *in_spin, int token,
+                   const uint64_t *patterns);
+#define REGS16 "0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15"
+__asm__(".text\n"
+        ".globl vec_spin_sse\n"
+        ".type vec_spin_sse, @function\n"
+        "vec_spin_sse:\n"
+        "  .irp i," REGS16 "\n"
+        "  movdqa (16 * \\i)(%r8), %xmm\\i\n"
+        "  .endr\n"
         "  movl %ecx, (%rdx)\n"
         "1:\n"
         "  cmpl $0, (%rsi)\n"
@@ -465,34 +572,55 @@ __asm__(".text\n"
         "2:\n"
         "  movl $0, (%rdx)\n"
         "  xorl %eax, %eax\n"
-        "  .set i, 1\n"
-        "  .rept 16\n"
-        "  xorl %ecx, %ecx\n"
-        "  movabsq $(0x5eed0000cafe0000 + i * 0x10001), %rdi\n"
-        "  cmpq %rdi, -(8 * i)(%rsp)\n"
+        "  .irp i," REGS16 "\n"
+        "  pcmpeqd (16 * \\i)(%r8), %xmm\\i\n"
+        "  pmovmskb %xmm\\i, %ecx\n"
+        "  cmpl $0xffff, %ecx\n"
         "  setne %cl\n"
+        "  movzbl %cl, %ecx\n"
         "  addq %rcx, %rax\n"
-        "  .set i, i + 1\n"
         "  .endr\n"
-        "  xorl %ecx, %ecx\n"
-        "  movabsq $0x0808080808080808, %rdi\n"
-        "  cmpq %rdi, %r8\n"
-        "  setne %cl\n"
-        "  addq %rcx, %rax\n"
-        "  movabsq $0x0909090909090909, %rdi\n"
-        "  cmpq %rdi, %r9\n"
-        "  setne %cl\n"
-        "  addq %rcx, %rax\n"
-        "  movabsq $0x1010101010101010, %rdi\n"
-        "  cmpq %rdi, %r10\n"
-        "  setne %cl\n"
-        "  addq %rcx, %rax\n"
-        "  movabsq $0x1111111111111111, %rdi\n"
-        "  cmpq %rdi, %r11\n"
-        "  setne %cl\n"
-        "  addq %rcx, %rax\n"
         "  ret\n"
-        ".size rz_spin, .-rz_spin\n");
+        ".size vec_spin_sse, .-vec_spin_sse\n"
+        ".globl vec_spin_avx2\n"
+        ".type vec_spin_avx2, @function\n"
+        "vec_spin_avx2:\n"
+        "  .irp i," REGS16 "\n"
+        "  vmovdqa (32 * \\i)(%r8), %ymm\\i\n"
+        "  .endr\n"
+        "  movl %ecx, (%rdx)\n"
+        "1:\n"
+        "  cmpl $0, (%rsi)\n"
+        "  jne 2f\n"
+        "  decq %rdi\n"
+        "  jnz 1b\n"
+        "  movl $0, (%rdx)\n"
+        "  movq $-1, %rax\n"
+        "  vzeroupper\n"
+        "  ret\n"
+        "2:\n"
+        "  movl $0, (%rdx)\n"
+        "  xorl %eax, %eax\n"
+        "  .irp i," REGS16 "\n"
+        "  vpcmpeqq (32 * \\i)(%r8), %ymm\\i, %ymm\\i\n"
+        "  vmovmskpd %ymm\\i, %ecx\n"
+        "  cmpl $0xf, %ecx\n"
+        "  setne %cl\n"
+        "  movzbl %cl, %ecx\n"
+        "  addq %rcx, %rax\n"
+        "  .endr\n"
+        "  vzeroupper\n"
+        "  ret\n"
+        ".size vec_spin_avx2, .-vec_spin_avx2\n");
+
+static _Alignas(32) uint64_t vec_patterns[16 * 4];
+
+/* The spins of parts 2 and 3, round-robin over the kinds the CPU has. */
+typedef enum { SPIN_REDZONE, SPIN_SSE, SPIN_AVX2 } spin_kind;
+static spin_kind kinds[3];
+static int nkinds;
+static const char *kind_name[] = {"red zone + flags + 11 GPRs", "xmm0-15", "ymm0-15"};
+#define SPIN_ROUNDS (RZ_ROUNDS * nkinds)
 
 static int rz_release;
 static int rz_in_spin;
@@ -500,11 +628,11 @@ static int rz_in_spin;
 static void rz_watcher(void *arg)
 {
     (void)arg;
-    for (int r = 1; r <= RZ_ROUNDS; r++) {
+    for (int r = 1; r <= SPIN_ROUNDS; r++) {
         /* On one P we run here only while the spinner is preempted. Seeing token r means it
          * was preempted inside the spin of round r. */
         H_GOSCHED_UNTIL(__atomic_load_n(&rz_in_spin, __ATOMIC_ACQUIRE) == r, 30,
-                        "round %d: never saw the spinner inside rz_spin (in_spin=%d)", r,
+                        "round %d: never saw the spinner inside its asm spin (in_spin=%d)", r,
                         __atomic_load_n(&rz_in_spin, __ATOMIC_ACQUIRE));
         __atomic_store_n(&rz_release, 1, __ATOMIC_RELEASE);
     }
@@ -514,19 +642,27 @@ static void rz_watcher(void *arg)
 static void rz_spinner(void *arg)
 {
     (void)arg;
-    for (int r = 1; r <= RZ_ROUNDS; r++) {
+    for (int r = 1; r <= SPIN_ROUNDS; r++) {
+        spin_kind k = kinds[(r - 1) % nkinds];
         __atomic_store_n(&rz_release, 0, __ATOMIC_RELEASE);
         uint64_t p0 = h_stats().preemptions;
         pid_t tid0 = h_gettid();
-        long bad = rz_spin(20000000000ULL, &rz_release, &rz_in_spin, r);
+        const uint64_t max = 20000000000ULL;
+        long bad = k == SPIN_REDZONE ? rz_spin(max, &rz_release, &rz_in_spin, r)
+                   : k == SPIN_SSE   ? vec_spin_sse(max, &rz_release, &rz_in_spin, r, vec_patterns)
+                                     : vec_spin_avx2(max, &rz_release, &rz_in_spin, r, vec_patterns);
         pid_t tid1 = h_gettid();
         uint64_t p1 = h_stats().preemptions;
-        CHECK(bad != -1, "round %d: the spin was never released: not preempted inside it", r);
-        CHECK(bad == 0, "round %d: %ld red-zone words/registers clobbered by preemption", r, bad);
-        CHECK(p1 > p0, "round %d: released, but preemptions did not grow (%llu)", r,
-              (unsigned long long)p1);
-        CHECK(tid0 == tid1, "round %d: preempted on thread %d, resumed on %d", r, (int)tid0,
-              (int)tid1);
+        CHECK(bad != -1, "round %d (%s): the spin was never released: not preempted inside it",
+              r, kind_name[k]);
+        CHECK(bad != -2, "round %d (%s): the flags register changed across a preemption", r,
+              kind_name[k]);
+        CHECK(bad == 0, "round %d: %ld of the %s lost their value across preemption", r, bad,
+              kind_name[k]);
+        CHECK(p1 > p0, "round %d (%s): released, but preemptions did not grow (%llu)", r,
+              kind_name[k], (unsigned long long)p1);
+        CHECK(tid0 == tid1, "round %d (%s): preempted on thread %d, resumed on %d", r,
+              kind_name[k], (int)tid0, (int)tid1);
     }
     wg_done(&wg);
 }
@@ -544,8 +680,11 @@ static void main_fn(void *arg)
     h_spawn(rz_spinner, NULL);
     h_spawn(rz_watcher, NULL);
     wg_wait(&wg);
-    printf("t_preempt_exact: red zone intact over %d preempted spins (%llu preemptions)\n",
-           RZ_ROUNDS, (unsigned long long)(h_stats().preemptions - s0.preemptions));
+    for (int i = 0; i < nkinds; i++)
+        printf("t_preempt_exact: %s intact over %d preempted spins\n", kind_name[kinds[i]],
+               RZ_ROUNDS);
+    printf("t_preempt_exact: parts 2+3: %llu preemptions\n",
+           (unsigned long long)(h_stats().preemptions - s0.preemptions));
 }
 
 int main(void)
@@ -556,6 +695,16 @@ int main(void)
     if (__builtin_cpu_supports("avx2")) variants[nvariants++] = (variant){.name = "avx2", .fn = spin_avx2};
     if (__builtin_cpu_supports("avx512f"))
         variants[nvariants++] = (variant){.name = "avx512f", .fn = spin_avx512};
+    kinds[nkinds++] = SPIN_REDZONE;
+    kinds[nkinds++] = SPIN_SSE;
+    if (__builtin_cpu_supports("avx2")) kinds[nkinds++] = SPIN_AVX2;
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 16 * 4; i++) { /* splitmix64: distinct, non-trivial lane values */
+        uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        vec_patterns[i] = z ^ (z >> 31);
+    }
     /* References on a plain pthread, before the runtime exists. */
     for (int i = 0; i < nvariants; i++) {
         pthread_t t;
