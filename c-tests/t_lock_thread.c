@@ -105,6 +105,9 @@ static void main_fn(void *arg)
     wg_init(&noise_wg);
     wg_add(&noise_wg, NOISE);
     for (int i = 0; i < NOISE; i++) h_spawn(noise, NULL);
+    /* The locked-thread checks need company: start the locker once noise is running (its
+     * whole run can take a few ms, less than a new thread may take to start). */
+    H_GOSCHED_UNTIL(atomic_load(&noise_rounds) > 0, 30, "noise goroutines never ran");
     ev_t done;
     ev_init(&done);
     h_spawn(locker, &done);

@@ -79,8 +79,10 @@ pub(crate) struct M {
     /// A preemption signal is on its way (sysmon sets it, this M's handler clears it): repeated
     /// requests are merged. AcqRel CAS by sysmon; Release store by the handler.
     pub signal_pending: AtomicBool,
-    /// Sleeping in stop_locked_m (counted in sched.nmidlelocked for checkdead).
+    /// Sleeping in stop_locked_m (counted in sched.nmidlelocked for checkdead), and "handed a
+    /// P before it got there" (then it does not count itself). Both under sched.lock.
     pub idlelocked: bool,
+    pub locked_woken: bool,
     /// This M runs sysmon and never a goroutine.
     pub sysmon: bool,
     /// This thread's errno slot (fixed for the thread's life): saving and restoring a
@@ -139,6 +141,7 @@ fn newm1(pp: *mut P, spinning: bool, sysmon: bool) -> bool {
         oldp: null_mut(),
         signal_pending: AtomicBool::new(false),
         idlelocked: false,
+        locked_woken: false,
         sysmon,
         errno_addr: null_mut(),
     }));

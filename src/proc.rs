@@ -99,7 +99,7 @@ pub(crate) unsafe fn acquirep(mp: *mut M, pp: *mut P) {
 
 /// # Safety
 /// mp is the calling M and holds a P.
-unsafe fn releasep(mp: *mut M) -> *mut P {
+pub(crate) unsafe fn releasep(mp: *mut M) -> *mut P {
     // SAFETY: we own mp.p until we clear it here.
     unsafe {
         let pp = (*mp).p;
@@ -246,13 +246,18 @@ unsafe fn stop_locked_m(mp: *mut M) {
             handoffp(pp, create_ok);
         }
         {
+            // Count ourselves idle-locked — unless a waker already handed us a P (our G was
+            // published before we got here). The waker takes us off the count (Go's
+            // incidlelocked(-1) in startlockedm): from then on the G is in transit on this M.
             let mut s = SCHED.locked();
-            s.nmidlelocked += 1;
-            (*mp).idlelocked = true;
-            checkdead(&mut s);
+            if (*mp).locked_woken {
+                (*mp).locked_woken = false;
+            } else {
+                s.nmidlelocked += 1;
+                (*mp).idlelocked = true;
+                checkdead(&mut s);
+            }
         }
-        // start_locked_m takes us off the idle-locked count when it wakes us (Go's
-        // incidlelocked(-1) in startlockedm): from then on the G is in transit on this M.
         (*mp).park.sleep();
         (*mp).park.clear();
         let pp = (*mp).nextp;
@@ -271,14 +276,25 @@ unsafe fn start_locked_m(mp: *mut M, gp: *mut G) {
             throw!("startlockedm: locked to me");
         }
         let pp = releasep(mp);
-        {
-            let mut s = SCHED.locked();
+        hand_p_to_locked(&mut SCHED.locked(), mp2, pp);
+        stopm(mp);
+    }
+}
+
+/// Give pp to mp2, which waits (or is about to wait) in stop_locked_m for its runnable G.
+/// # Safety
+/// The caller owns pp and took mp2's locked G off the run queues.
+pub(crate) unsafe fn hand_p_to_locked(s: &mut crate::sched::SchedLocked, mp2: *mut M, pp: *mut P) {
+    // SAFETY: per the contract; idlelocked/locked_woken are under sched.lock (s).
+    unsafe {
+        if (*mp2).idlelocked {
             s.nmidlelocked -= 1;
             (*mp2).idlelocked = false;
+        } else {
+            (*mp2).locked_woken = true; // it has not counted itself yet: tell it not to
         }
         (*mp2).nextp = pp;
         (*mp2).park.wakeup();
-        stopm(mp);
     }
 }
 
@@ -488,9 +504,10 @@ unsafe fn steal_work(mp: *mut M, pp: *mut P) -> *mut G {
             for _ in 0..n {
                 let p2 = SCHED.p(i);
                 i = (i + stride) % n;
-                // Idle Ps have empty queues; a P in a syscall may still hold runnable Gs.
-                let st = (*p2).status.load(Relaxed);
-                if p2 == pp || st == p::IDLE || st == p::DEAD {
+                // Any live P may hold runnable Gs: one in a syscall, or one released and on its
+                // way to a new M (still IDLE while that thread starts). Ps on the idle list
+                // have empty queues, which the steal sees at once.
+                if p2 == pp || (*p2).status.load(Relaxed) == p::DEAD {
                     continue;
                 }
                 let running = || (*p2).status.load(Relaxed) == p::RUNNING && !(*p2).m.is_null();
