@@ -14,7 +14,7 @@ LIBDIR  := $(CURDIR)/target/release
 CFLAGS  ?= -O2 -g -Wall -Wextra
 LINK     = -L$(LIBDIR) -Wl,-rpath,$(LIBDIR) -lgmp -lpthread
 
-.PHONY: all lib demo check test-rust test-loom test-c header-check bench install clean
+.PHONY: all lib demo check test-rust test-loom test-c test-examples header-check bench install clean
 
 all: lib
 
@@ -32,7 +32,11 @@ target/examples/%: examples-c/%.cpp lib
 demo: target/examples/demo
 	./target/examples/demo
 
-check: lib header-check test-rust test-loom test-c
+check: lib header-check test-rust test-loom test-c test-examples
+
+# The examples must keep building; the C++ one checks its own result.
+test-examples: target/examples/demo target/examples/lambda
+	./target/examples/lambda
 
 # The committed header must be what cbindgen generates from the sources.
 header-check: lib
