@@ -99,7 +99,7 @@ pub(crate) unsafe fn acquirep(mp: *mut M, pp: *mut P) {
 
 /// # Safety
 /// mp is the calling M and holds a P.
-pub(crate) unsafe fn releasep(mp: *mut M) -> *mut P {
+unsafe fn releasep(mp: *mut M) -> *mut P {
     // SAFETY: we own mp.p until we clear it here.
     unsafe {
         let pp = (*mp).p;
@@ -284,7 +284,7 @@ unsafe fn start_locked_m(mp: *mut M, gp: *mut G) {
 /// Give pp to mp2, which waits (or is about to wait) in stop_locked_m for its runnable G.
 /// # Safety
 /// The caller owns pp and took mp2's locked G off the run queues.
-pub(crate) unsafe fn hand_p_to_locked(s: &mut crate::sched::SchedLocked, mp2: *mut M, pp: *mut P) {
+unsafe fn hand_p_to_locked(s: &mut crate::sched::SchedLocked, mp2: *mut M, pp: *mut P) {
     // SAFETY: per the contract; idlelocked/locked_woken are under sched.lock (s).
     unsafe {
         if (*mp2).idlelocked {
@@ -336,8 +336,8 @@ pub(crate) unsafe fn schedule() -> ! {
     }
 }
 
-/// After exitsyscall queued the calling M's G: with no P, wait for a P (or for the G, if it
-/// is locked to us) and schedule.
+/// With no P (and no G): wait for a P — or, if a G is locked to us, for that G — and
+/// schedule.
 /// # Safety
 /// On g0 of the calling M, which holds no P and no G.
 pub(crate) unsafe fn schedule_without_p(mp: *mut M) -> ! {
@@ -591,26 +591,53 @@ pub(crate) unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
     unsafe {
         dropg(mp, gp);
         set_status(gp, g::RUNNING, g::RUNNABLE);
+        yield_global(mp, gp, true)
+    }
+}
+
+/// The calling M's G, switched out and RUNNABLE, goes to the back of the global queue (a yield
+/// or a preemption). With nothing local, find_runnable would take from the global queue
+/// next, so take the head under this same lock (one G, not a batch: the next yield pays for
+/// the lock anyway, and a batch would cost a run-queue CAS per G), and:
+/// - if this M may run it (it is unlocked and so is the M, or it is the M's own locked G —
+///   the yielding G itself when nothing else is runnable), run it;
+/// - if it is locked to another M, give that M the P directly (one wake-up; through
+///   schedule() it would take two: an M to find the G, then the G's M).
+/// Otherwise, or on a retiring P, go through schedule(). Without `create_ok` (the preemption
+/// path: this thread may hold libc locks) no M is started here.
+/// # Safety
+/// On g0 of mp, which holds a P; gp was its curg and is now RUNNABLE on no queue.
+pub(crate) unsafe fn yield_global(mp: *mut M, gp: *mut G, create_ok: bool) -> ! {
+    // SAFETY: per the contract; Gs on the global queue are live and owned by it.
+    unsafe {
         let pp = (*mp).p;
         let mut s = SCHED.locked();
         s.globrunqput(gp);
-        // With nothing local, find_runnable would take from the global queue next: take one G
-        // under this same lock. One, not a batch: the next yield pays for the lock anyway,
-        // and a batch would cost a run-queue CAS per G. (A retiring P must go through
-        // find_runnable.)
-        // Not for a locked M or a locked next G: those go through schedule()'s hand-offs.
-        if (*pp).runq.is_empty()
-            && (*pp).id < SCHED.gomaxprocs.load(Relaxed)
-            && (*mp).lockedg.is_null()
-            && (*s.runq.head).lockedm.is_null()
-        {
-            let next = s.globrunqget(pp, 1);
-            drop(s);
-            wakep();
-            execute(mp, next, false);
+        if (*pp).runq.is_empty() && (*pp).id < SCHED.gomaxprocs.load(Relaxed) {
+            let next = s.runq.head;
+            let mp2 = (*next).lockedm;
+            let here = (*mp).lockedg;
+            if (mp2.is_null() && here.is_null()) || (mp2 == mp && next == here) {
+                let next = s.globrunqget(pp, 1);
+                drop(s);
+                if create_ok {
+                    wakep();
+                }
+                execute(mp, next, false);
+            }
+            if !mp2.is_null() && mp2 != mp {
+                let next = s.globrunqget(pp, 1);
+                debug_assert!((*next).lockedm == mp2);
+                releasep(mp);
+                hand_p_to_locked(&mut s, mp2, pp);
+                drop(s);
+                schedule_without_p(mp);
+            }
         }
         drop(s);
-        wakep();
+        if create_ok {
+            wakep();
+        }
         schedule()
     }
 }
