@@ -81,27 +81,15 @@ pub(crate) enum Ctx {
     G0(*mut M),
 }
 
-/// Classify the calling thread. Never starts the runtime. A thread created by pthread_create
-/// inherits its creator's GS base, so a non-zero base is trusted only if the M it points at
-/// records this thread's own FS base.
+/// Classify the calling thread (m::this_m says whether it is an M). Never starts the runtime.
 pub(crate) fn ctx() -> Ctx {
-    let base = arch::g_base();
-    if base == 0 {
-        return Ctx::Thread;
-    }
-    let mp = base as *mut M;
-    // SAFETY: a non-zero GS base on a thread of this process was set by the runtime (on this
-    // thread or its creator) and points at an M, and Ms are never freed.
-    unsafe {
-        if (*mp).tls_fsbase != arch::thread_pointer() {
-            return Ctx::Thread;
-        }
-        let gp = getg();
-        if gp == (*mp).g0 {
-            Ctx::G0(mp)
-        } else {
-            Ctx::G(mp, gp)
-        }
+    let Some(mp) = crate::m::this_m() else { return Ctx::Thread };
+    let gp = getg();
+    // SAFETY: mp is this thread's M (never freed).
+    if gp == unsafe { (*mp).g0 } {
+        Ctx::G0(mp)
+    } else {
+        Ctx::G(mp, gp)
     }
 }
 

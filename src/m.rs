@@ -90,6 +90,20 @@ pub(crate) struct M {
     pub errno_addr: *mut i32,
 }
 
+/// The calling thread's M, if it is one. A thread created by pthread_create inherits its
+/// creator's GS base, so a non-zero base is trusted only if the M it points at records this
+/// thread's own FS base. Signal-safe; never starts the runtime.
+pub(crate) fn this_m() -> Option<*mut M> {
+    let base = arch::g_base();
+    if base == 0 {
+        return None;
+    }
+    let mp = base as *mut M;
+    // SAFETY: a non-zero GS base on a thread of this process was set by the runtime (on this
+    // thread or its creator) and points at an M, and Ms are never freed.
+    (unsafe { (*mp).tls_fsbase } == arch::thread_pointer()).then_some(mp)
+}
+
 impl M {
     pub(crate) fn fastrand(&mut self) -> u32 {
         // xorshift64*: cheap, per-M, good enough for victim selection.

@@ -5,8 +5,7 @@
 //! syscalls only — no allocation, no locks, no panics (the interrupted thread may hold any
 //! libc lock). Each handler preserves errno.
 
-use crate::arch;
-use crate::m::M;
+use crate::m::this_m;
 use crate::preempt;
 use crate::stack::PAGE;
 use crate::sys;
@@ -39,17 +38,6 @@ fn install(sig: c_int, handler: usize, flags: c_int, old: &OldAction) {
         libc::sigfillset(&mut sa.sa_mask);
         libc::sigaction(sig, &sa, (*old.0.get()).as_mut_ptr());
     }
-}
-
-/// The M of the calling thread, if it is one (the same check as api::ctx). Signal-safe.
-fn this_m() -> Option<*mut M> {
-    let base = arch::g_base();
-    if base == 0 {
-        return None;
-    }
-    let mp = base as *mut M;
-    // SAFETY: a non-zero GS base in this process points at an M (never freed).
-    (unsafe { (*mp).tls_fsbase } == arch::thread_pointer()).then_some(mp)
 }
 
 /// Call the program's previous handler for sig, if it had one. False for SIG_DFL/SIG_IGN.
