@@ -199,6 +199,57 @@ impl GQueue {
         self.len += 1;
     }
 
+    /// Put all of `other` in front of this queue, keeping its order. O(1).
+    pub(crate) fn prepend(&mut self, other: GQueue) {
+        if other.head.is_null() {
+            return;
+        }
+        // SAFETY: other's tail is a live G owned by other, which we now own.
+        unsafe { (*other.tail).schedlink = self.head };
+        if self.tail.is_null() {
+            self.tail = other.tail;
+        }
+        self.head = other.head;
+        self.len += other.len;
+    }
+
+    /// Put all of `other` behind this queue, keeping its order. O(1).
+    pub(crate) fn append(&mut self, other: GQueue) {
+        if other.head.is_null() {
+            return;
+        }
+        if self.tail.is_null() {
+            self.head = other.head;
+        } else {
+            // SAFETY: our tail is a live G owned by this queue.
+            unsafe { (*self.tail).schedlink = other.head };
+        }
+        self.tail = other.tail;
+        self.len += other.len;
+    }
+
+    /// Keep the first `n` Gs; return the rest, in order.
+    pub(crate) fn split_off(&mut self, n: u64) -> GQueue {
+        if self.len <= n {
+            return GQueue::new();
+        }
+        if n == 0 {
+            return core::mem::replace(self, GQueue::new());
+        }
+        let mut last = self.head;
+        for _ in 1..n {
+            // SAFETY: the first n Gs of the queue are live and linked.
+            last = unsafe { (*last).schedlink };
+        }
+        // SAFETY: last is the n-th G; the rest of the list follows it.
+        let rest = GQueue { head: unsafe { (*last).schedlink }, tail: self.tail, len: self.len - n };
+        // SAFETY: as above.
+        unsafe { (*last).schedlink = null_mut() };
+        self.tail = last;
+        self.len = n;
+        rest
+    }
+
     pub(crate) fn pop(&mut self) -> *mut G {
         let gp = self.head;
         if !gp.is_null() {
@@ -210,5 +261,81 @@ impl GQueue {
             self.len -= 1;
         }
         gp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! GQueue's splices keep every G exactly once, in order, with the right length.
+    use super::*;
+
+    fn gs(n: usize) -> Vec<*mut G> {
+        (0..n).map(|_| G::new_boxed(Stack::default())).collect()
+    }
+
+    fn queue(v: &[*mut G]) -> GQueue {
+        let mut q = GQueue::new();
+        for &g in v {
+            // SAFETY: fresh Gs on no other queue.
+            unsafe { q.push_back(g) };
+        }
+        q
+    }
+
+    fn drain(mut q: GQueue) -> Vec<*mut G> {
+        let len = q.len;
+        let mut out = vec![];
+        loop {
+            let g = q.pop();
+            if g.is_null() {
+                break;
+            }
+            out.push(g);
+        }
+        assert_eq!(out.len() as u64, len);
+        assert!(q.tail.is_null() && q.len == 0);
+        out
+    }
+
+    #[test]
+    fn split_off_every_position() {
+        let v = gs(8);
+        for n in 0..=9u64 {
+            let mut q = queue(&v);
+            let mut rest = q.split_off(n);
+            let k = (n as usize).min(v.len());
+            assert_eq!(q.len, k as u64);
+            // Both halves have a correct tail: a push lands right at each end.
+            let (x, y) = (G::new_boxed(Stack::default()), G::new_boxed(Stack::default()));
+            // SAFETY: fresh Gs.
+            unsafe {
+                q.push_back(x);
+                rest.push_back(y);
+            }
+            assert_eq!(drain(q), [&v[..k], &[x][..]].concat());
+            assert_eq!(drain(rest), [&v[k..], &[y][..]].concat());
+        }
+    }
+
+    #[test]
+    fn prepend_and_append_keep_order() {
+        let v = gs(7);
+        for cut in 0..=v.len() {
+            let mut a = queue(&v[cut..]);
+            a.prepend(queue(&v[..cut]));
+            let x = G::new_boxed(Stack::default());
+            // SAFETY: a fresh G.
+            unsafe { a.push_back(x) };
+            assert_eq!(drain(a), [&v[..], &[x][..]].concat());
+            let mut b = queue(&v[..cut]);
+            b.append(queue(&v[cut..]));
+            // append after the old tail: a push must still land at the very end
+            let extra = G::new_boxed(Stack::default());
+            // SAFETY: a fresh G.
+            unsafe { b.push_back(extra) };
+            let mut want = v.clone();
+            want.push(extra);
+            assert_eq!(drain(b), want);
+        }
     }
 }

@@ -603,6 +603,7 @@ pub(crate) unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
 ///   the yielding G itself when nothing else is runnable), run it;
 /// - if it is locked to another M, give that M the P directly (one wake-up; through
 ///   schedule() it would take two: an M to find the G, then the G's M).
+///
 /// Otherwise, or on a retiring P, go through schedule(). Without `create_ok` (the preemption
 /// path: this thread may hold libc locks) no M is started here.
 /// # Safety

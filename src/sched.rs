@@ -304,13 +304,7 @@ impl SchedLocked {
                 self.globrunqput(gp);
             }
             let mut fl = SCHED.gfree.lock();
-            loop {
-                let gp = (*pp).gfree.pop();
-                if gp.is_null() {
-                    break;
-                }
-                fl.warm.push_front(gp);
-            }
+            fl.warm.prepend(core::mem::replace(&mut (*pp).gfree, GQueue::new()));
             SCHED.gfree_warm.store(fl.warm.len, Relaxed);
             (*pp).status.store(p::DEAD, Relaxed);
         }
@@ -367,24 +361,12 @@ pub(crate) unsafe fn gfput(pp: *mut P, gp: *mut G) {
         if (*pp).gfree.len < GFREE_LOCAL_MAX {
             return;
         }
-        let mut moved = GQueue::new();
-        while (*pp).gfree.len > GFREE_LOCAL_MAX / 2 {
-            let g1 = (*pp).gfree.pop();
-            moved.push_back(g1);
-        }
-        gfree_global_put(moved);
+        // Keep the most recently freed half (front: hot stacks); the older half goes global.
+        let older = (*pp).gfree.split_off(GFREE_LOCAL_MAX / 2);
+        let mut fl = SCHED.gfree.lock();
+        fl.warm.prepend(older);
+        SCHED.gfree_warm.store(fl.warm.len, Relaxed);
     }
-}
-
-/// Move a batch to the global free list (warm: stacks keep their memory).
-unsafe fn gfree_global_put(mut batch: GQueue) {
-    let mut fl = SCHED.gfree.lock();
-    while !batch.head.is_null() {
-        let g1 = batch.pop();
-        // SAFETY: we own g1.
-        unsafe { fl.warm.push_front(g1) };
-    }
-    SCHED.gfree_warm.store(fl.warm.len, Relaxed);
 }
 
 /// Give back the stack memory of free Gs beyond `GFREE_KEEP_WARM` (Go frees stacks at GC, not
@@ -394,16 +376,13 @@ pub(crate) fn scavenge_stacks() {
     if SCHED.gfree_warm.load(Relaxed) <= GFREE_KEEP_WARM {
         return;
     }
-    let mut batch = GQueue::new();
-    {
+    // The coldest (least recently freed) Gs are at the back.
+    let batch = {
         let mut fl = SCHED.gfree.lock();
-        while fl.warm.len > GFREE_KEEP_WARM {
-            let g1 = fl.warm.pop();
-            // SAFETY: g1 came off the free list: we own it.
-            unsafe { batch.push_back(g1) };
-        }
+        let b = fl.warm.split_off(GFREE_KEEP_WARM);
         SCHED.gfree_warm.store(fl.warm.len, Relaxed);
-    }
+        b
+    };
     let mut g1 = batch.head;
     while !g1.is_null() {
         // SAFETY: g1 is dead and ours; nothing runs on its stack.
@@ -412,12 +391,7 @@ pub(crate) fn scavenge_stacks() {
             g1 = (*g1).schedlink;
         }
     }
-    let mut fl = SCHED.gfree.lock();
-    while !batch.head.is_null() {
-        let g1 = batch.pop();
-        // SAFETY: we own g1.
-        unsafe { fl.cold.push_back(g1) };
-    }
+    SCHED.gfree.lock().cold.append(batch);
 }
 
 /// gfget: a free G with a stack, from pp's list (refilled from the global one), or from the
