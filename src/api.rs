@@ -288,13 +288,14 @@ pub unsafe extern "C" fn gmp_spawn(f: gmp_fn, arg: *mut c_void) -> i64 {
     if let Err(e) = ensure_started() {
         return e as i64;
     }
-    let (mp, pp) = match ctx() {
+    let c = ctx();
+    let (mp, pp) = match c {
         // SAFETY: mp is this thread's M.
         Ctx::G(mp, _) | Ctx::G0(mp) if !unsafe { (*mp).p }.is_null() => (mp, unsafe { (*mp).p }),
         _ => (null_mut(), null_mut()),
     };
     if pp.is_null() {
-        if matches!(ctx(), Ctx::Thread) {
+        if matches!(c, Ctx::Thread) {
             SCHED.note_external_caller();
         }
         // SAFETY: no P is owned in thread context.
@@ -418,7 +419,8 @@ pub unsafe extern "C" fn gmp_ready(g: *mut gmp_g) -> c_int {
     if unsafe { &(*gp).status }.compare_exchange(g::WAITING, g::RUNNABLE, AcqRel, Relaxed).is_err() {
         return -libc::EINVAL;
     }
-    match ctx() {
+    let c = ctx();
+    match c {
         // SAFETY: reading our own M's P.
         Ctx::G(mp, _) | Ctx::G0(mp) if !unsafe { (*mp).p }.is_null() => {
             acquirem(mp);
@@ -430,7 +432,7 @@ pub unsafe extern "C" fn gmp_ready(g: *mut gmp_g) -> c_int {
             releasem(mp);
         }
         _ => {
-            if matches!(ctx(), Ctx::Thread) {
+            if matches!(c, Ctx::Thread) {
                 SCHED.note_external_caller();
             }
             proc::inject(gp)
