@@ -42,9 +42,10 @@ fn main() {
         return;
     }
     let config = cbindgen::Config::from_file(root.join("cbindgen.toml")).unwrap();
-    // Only src/api.rs is the C face (the rest of the crate is internal).
+    // Only src/ffi/ is the C face (the rest of the crate is internal); cbindgen follows its
+    // `mod` items, in their order.
     let bindings = cbindgen::Builder::new()
-        .with_src(root.join("src/api.rs"))
+        .with_src(root.join("src/ffi/mod.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen failed to generate include/gmp.h");

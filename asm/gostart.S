@@ -1,17 +1,18 @@
 /*
  * Where a new goroutine begins and ends (Go's gostartcall + goexit).
  *
- * newproc lays out a fresh G so that gmp_gogo enters gmp_gostart with:
+ * Gobuf::fresh (src/arch/x86_64.rs) lays out a G so that gmp_gogo enters gmp_gostart with:
  *   rsp = top of the goroutine stack (16-byte aligned), rbp = 0 (end of the frame chain),
- *   rbx = the goroutine's function, r12 = its argument.
+ *   rbx = the goroutine's function, r12 = its argument, r13 = the runtime's goexit entry.
  * gmp_gostart pushes gmp_goexit as the return address (the stack is first written here, by the
  * goroutine itself, so a spawned-but-not-yet-run G costs no stack page) and jumps to fn(arg),
  * which starts with rsp = 8 mod 16 exactly as after a call. When fn returns it lands in
- * gmp_goexit, which calls the runtime to end the goroutine.
+ * gmp_goexit with r13 intact (callee-saved), which calls the runtime to end the goroutine.
  */
         .text
 
         .globl  gmp_gostart
+        .hidden gmp_gostart
         .type   gmp_gostart, @function
         .p2align 4
 gmp_gostart:
@@ -24,14 +25,13 @@ gmp_gostart:
         .cfi_endproc
         .size   gmp_gostart, .-gmp_gostart
 
-        .globl  gmp_goexit
         .type   gmp_goexit, @function
         .p2align 4
 gmp_goexit:
         .cfi_startproc
         .cfi_undefined rip
         andq    $-16, %rsp
-        callq   gmp_goexit1                   /* src/proc.rs: never returns */
+        callq   *%r13                         /* sched::proc::goexit1: never returns */
         ud2
         .cfi_endproc
         .size   gmp_goexit, .-gmp_goexit

@@ -1,16 +1,25 @@
-//! libgmp: Go's G-M-P scheduler (proc.go, runtime2.go, lock_futex.go) rebuilt for C programs.
+//! libgmp: Go's G-M-P scheduler (proc.go, runtime2.go, lock_futex.go, preempt.go) rebuilt for
+//! C programs. Layers, from the C face down (each folder opens with its design note):
 //!
-//! Design notes, by title, and where they live:
-//! - "Goroutine scheduler" and "Worker thread parking/unparking": `proc.rs`.
-//! - "Run queue": `runq.rs` (Go's lock-free per-P ring, model-checked under loom).
-//! - "Threads and the g register": `m.rs` (every M is a full glibc thread; `%gs:0` is its g).
-//! - "Context switch": `asm/switch.S`, `asm/gostart.S`, `arch/`.
-//! - "Goroutine statuses": `g.rs`. "Processors and procresize": `p.rs`.
-//! - "Stacks": `stack.rs`. "Locks and notes": `lock.rs`, `note.rs`.
-//! - "Asynchronous preemption of C code" and "A preempted goroutine keeps its M":
-//!   `preempt.rs`, `asm/preempt.S`; signal handlers: `signal.rs`.
-//! - sysmon (retake, preemption requests, schedtrace): `sysmon.rs`; syscalls: `syscall.rs`.
-//! - The C face and its argument checks: `api.rs` (cbindgen writes `include/gmp.h` from it).
+//! | folder | owns |
+//! |---|---|
+//! | `ffi/` | the only `extern "C"` exports (cbindgen writes `include/gmp.h` from them): argument checks and translation |
+//! | `sched/` | the scheduler core: G, M, P, sched, proc, runq, syscall, sysmon, checkdead, schedinit |
+//! | `preempt/` | asynchronous preemption and the signal handlers ("Signal-safe:" code only here) |
+//! | `lock/` | the runtime lock (raises `m.locks`, ranked) and notes |
+//! | `debug/` | throw, the GMP_* knobs, schedtrace |
+//! | `arch/` | the Gobuf and g-register block, asm entry points, offsets checked against `asm/` |
+//! | `os/` | raw Linux syscalls and the goroutine stack allocator |
+//!
+//! Design notes by title: "Goroutine scheduler", "Worker thread parking/unparking", "Locked
+//! goroutines" (sched/proc.rs); "Goroutine statuses" (sched/g.rs); "P statuses", "Processors
+//! and procresize" (sched/p.rs); "Threads and the g register" (sched/m.rs); "Run queue"
+//! (sched/runq.rs); checkdead (sched/checkdead.rs); sysmon (sched/sysmon.rs); syscalls
+//! (sched/syscall.rs); "Asynchronous preemption of C code", "A preempted goroutine keeps its
+//! M" (preempt/mod.rs); "The lock rule", "Lock order" (lock/mod.rs); notes (lock/note.rs);
+//! stacks (os/stack.rs); the context switch (arch/x86_64.rs, asm/switch.S).
+//!
+//! The rule between layers: nothing below `ffi/` imports it.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![allow(clippy::missing_safety_doc)]
@@ -18,38 +27,24 @@
 #[macro_use]
 pub(crate) mod debug;
 pub(crate) mod loom;
-pub(crate) mod runq;
 
-#[cfg(not(loom))]
-mod api;
 #[cfg(not(loom))]
 pub(crate) mod arch;
 #[cfg(not(loom))]
-pub(crate) mod g;
+mod ffi;
 #[cfg(not(loom))]
 pub(crate) mod lock;
 #[cfg(not(loom))]
-pub(crate) mod m;
-#[cfg(not(loom))]
-pub(crate) mod note;
-#[cfg(not(loom))]
-pub(crate) mod p;
+pub(crate) mod os;
 #[cfg(not(loom))]
 pub(crate) mod preempt;
 #[cfg(not(loom))]
-pub(crate) mod proc;
-#[cfg(not(loom))]
 pub(crate) mod sched;
-#[cfg(not(loom))]
-pub(crate) mod signal;
-#[cfg(not(loom))]
-pub(crate) mod stack;
-#[cfg(not(loom))]
-pub(crate) mod sys;
-#[cfg(not(loom))]
-pub(crate) mod syscall;
-#[cfg(not(loom))]
-pub(crate) mod sysmon;
+/// Under loom only the lock-free protocols are built, from their own files.
+#[cfg(loom)]
+pub(crate) mod sched {
+    pub(crate) mod runq;
+}
 
 #[cfg(not(loom))]
-pub use api::*;
+pub use ffi::{goroutine::*, runtime::*, syscall::*};

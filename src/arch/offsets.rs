@@ -1,10 +1,12 @@
-//! The offsets of asm/offsets.h (generated into Rust by build.rs), checked against the structs.
+//! The constants of asm/offsets.h (generated into Rust by build.rs), checked against the
+//! structs they describe.
 #![allow(dead_code)]
 
 include!(concat!(env!("OUT_DIR"), "/offsets.rs"));
 
-use crate::g::{Gobuf, G};
-use crate::m::M;
+use super::{GRegs, Gobuf};
+use crate::sched::g::G;
+use crate::sched::m::M;
 use core::mem::offset_of;
 
 const _: () = {
@@ -19,8 +21,10 @@ const _: () = {
     assert!(offset_of!(Gobuf, mxcsr) == GOBUF_MXCSR);
     assert!(offset_of!(Gobuf, fpucw) == GOBUF_FPUCW);
     assert!(offset_of!(G, sched) == G_SCHED);
-    assert!(offset_of!(M, tls_g) == M_TLS_G);
-    assert!(offset_of!(M, tls_fsbase) == M_TLS_FSBASE);
-    assert!(offset_of!(M, tls_self) == M_TLS_SELF);
-    assert!(offset_of!(M, g0) == M_G0);
+    assert!(offset_of!(GRegs, g) == GREGS_G);
+    assert!(offset_of!(GRegs, fsbase) == GREGS_FSBASE);
+    assert!(offset_of!(GRegs, m) == GREGS_M);
+    assert!(offset_of!(GRegs, g0) == GREGS_G0);
+    assert!(offset_of!(M, gregs) == M_GREGS);
+    assert!(XSAVE_MIN == XSAVE_HDR + XSAVE_HDR_SIZE);
 };

@@ -1,63 +1,115 @@
-//! x86-64: the asm entry points of `asm/switch.S` and `asm/gostart.S`, and the g register.
+//! x86-64 Linux: the context the asm saves and restores, the g-register block, and the asm
+//! entry points of `asm/switch.S` and `asm/gostart.S`.
 //!
 //! Stack pictures (addresses grow up):
 //! ```text
-//!  fresh G (from newproc)          suspended G (gmp_mcall / gmp_gosave)
-//!  hi  +----------------+ <- sp    hi  +------------------+
-//!      | (nothing yet)  |              | goroutine frames |
-//!      |                |              +------------------+ <- sched.sp (return addr popped)
-//!  lo  +----------------+ guard        |                  |  sched.pc = caller's resume pc
-//!  sched.pc = gmp_gostart, rbx = fn, r12 = arg, rbp = 0
+//!  fresh G (Gobuf::fresh)            suspended G (gmp_mcall)
+//!  hi  +----------------+ <- sp      hi  +------------------+
+//!      | (nothing yet)  |                | goroutine frames |
+//!      |                |                +------------------+ <- sched.sp (return addr popped)
+//!  lo  +----------------+ guard          |                  |  sched.pc = caller's resume pc
+//!  pc = gmp_gostart, rbx = fn, r12 = arg, r13 = goexit, rbp = 0
 //! ```
-//! `gmp_gostart` pushes `gmp_goexit` and jumps to fn(arg); fn's `ret` lands in goexit.
+//! `gmp_gostart` pushes `gmp_goexit` and jumps to fn(arg); fn's `ret` lands in `gmp_goexit`,
+//! which calls the Rust function in r13 (callee-saved, so fn kept it). Passing the runtime's
+//! entry points in registers and data words, rather than naming Rust symbols from the asm,
+//! keeps every internal function out of libgmp's exported symbols.
 
-use crate::g::G;
-use crate::m::M;
+use super::offsets::{GREGS_G, GREGS_M};
+use crate::sched::g::G;
+use crate::sched::m::M;
 use core::arch::asm;
 use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
 
-// The asm only sees G and M through asm/offsets.h; their Rust types are opaque to it.
-/// cbindgen:ignore
-#[allow(improper_ctypes, unused_doc_comments)]
-extern "C" {
-    /// Resume `g` (sets `%gs:0 = g`). Never returns.
-    pub(crate) fn gmp_gogo(g: *mut G) -> !;
-    /// Save the caller's context in `g.sched`; 0 now, 1 when resumed by `gmp_gogo`.
-    #[allow(dead_code)]
-    pub(crate) fn gmp_gosave(g: *mut G) -> i32;
-    /// Save the current goroutine, switch to g0 and call `f(g)`; `f` never returns.
-    pub(crate) fn gmp_mcall(f: unsafe extern "C" fn(*mut G) -> !);
-    /// Run `f(arg)` on the g0 stack and come back (for runtime work that needs more stack or
-    /// must not run on a goroutine stack; the preemption path of the next issue uses it).
-    #[allow(dead_code)]
-    pub(crate) fn gmp_systemstack(f: unsafe extern "C" fn(*mut libc::c_void), arg: *mut libc::c_void);
-    /// A new goroutine's first pc (see the module picture).
-    pub(crate) fn gmp_gostart();
+/// A switched-out context (asm/offsets.h has the offsets): the stack and resume pc, the
+/// callee-saved registers, and the two control registers C code may change and expects to
+/// keep per thread of execution (MXCSR rounding/exception masks, the x87 control word).
+#[repr(C)]
+#[derive(Default)]
+pub(crate) struct Gobuf {
+    pub sp: usize,
+    pub pc: usize,
+    pub rbp: usize,
+    pub rbx: usize,
+    pub r12: usize,
+    pub r13: usize,
+    pub r14: usize,
+    pub r15: usize,
+    pub mxcsr: u32,
+    pub fpucw: u16,
 }
 
 /// MXCSR at process start per the ABI: all exceptions masked, round to nearest.
-pub(crate) const MXCSR_DEFAULT: u32 = 0x1f80;
+const MXCSR_DEFAULT: u32 = 0x1f80;
 /// x87 control word per the ABI: extended precision, all exceptions masked.
-pub(crate) const FPUCW_DEFAULT: u16 = 0x037f;
+const FPUCW_DEFAULT: u16 = 0x037f;
 
-/// The current g. Only valid on a thread the runtime set up (an M): the runtime's own code on
-/// g0 and goroutines reached through `api::cur_m`. Re-read after every switch, never cached:
-/// a goroutine may resume on another M, and this read is the only per-M state that moves with
-/// the thread rather than the compiler's idea of it.
+impl Gobuf {
+    /// A context that starts `f(arg)` on a stack whose initial pointer is `sp` (16-byte
+    /// aligned) and, when `f` returns, calls `exit` (which must not return).
+    pub(crate) fn fresh(sp: usize, f: usize, arg: usize, exit: unsafe extern "C" fn() -> !) -> Gobuf {
+        Gobuf {
+            sp,
+            pc: gmp_gostart as *const () as usize,
+            rbp: 0,
+            rbx: f,
+            r12: arg,
+            r13: exit as usize,
+            mxcsr: MXCSR_DEFAULT,
+            fpucw: FPUCW_DEFAULT,
+            ..Gobuf::default()
+        }
+    }
+
+    /// g0's context: `gmp_mcall` enters g0 at `sp`. Only sp is used (g0 never resumes a pc).
+    pub(crate) fn g0(sp: usize) -> Gobuf {
+        Gobuf { sp: (sp - super::offsets::G0_SLACK) & !15, ..Gobuf::default() }
+    }
+}
+
+/// The g-register block: each M's GS base points here (it is the first field of M), so
+/// `getg()` is one load. Written only by the owning thread (mstart, and `gmp_gogo`/`gmp_mcall`
+/// for `g`); `fsbase` and `m` are set once before the thread runs anything else.
+#[repr(C)]
+pub(crate) struct GRegs {
+    /// The g this thread runs now (g0 or a goroutine).
+    pub g: *mut G,
+    /// This thread's FS base, to recognise threads that merely inherited the GS base.
+    pub fsbase: usize,
+    /// The M that holds this block.
+    pub m: *mut M,
+    /// The M's scheduler goroutine.
+    pub g0: *mut G,
+}
+
+// The asm sees G and M only through asm/offsets.h; their Rust types are opaque to it.
+#[allow(improper_ctypes)]
+extern "C" {
+    /// Resume `g` (sets `%gs:GREGS_G = g`). Never returns.
+    pub(crate) fn gmp_gogo(g: *mut G) -> !;
+    /// Save the current goroutine's context, switch to g0 and call `f(g)`; `f` never returns.
+    pub(crate) fn gmp_mcall(f: unsafe extern "C" fn(*mut G) -> !);
+    /// A new goroutine's first pc (see the module picture).
+    fn gmp_gostart();
+}
+
+/// The current g. Only valid on a thread the runtime set up (an M). Re-read after every
+/// switch, never cached: a goroutine may resume on another M, and this read is the only
+/// per-M state that moves with the thread rather than the compiler's idea of it.
 #[inline(always)]
 pub(crate) fn getg() -> *mut G {
     let g: *mut G;
-    // SAFETY: reads one word at %gs:0; on an M the GS base points at its M block.
-    unsafe { asm!("mov {}, qword ptr gs:[0]", out(reg) g, options(nostack, readonly, preserves_flags)) };
+    // SAFETY: reads one word of the g-register block; on an M the GS base points at it.
+    unsafe { asm!("mov {}, qword ptr gs:[{off}]", out(reg) g, off = const GREGS_G, options(nostack, readonly, preserves_flags)) };
     g
 }
 
-/// The current M (its block's self pointer at %gs:16). Same validity as `getg`.
+/// The current M. Same validity as `getg`.
 #[inline(always)]
 pub(crate) fn getm() -> *mut M {
     let m: *mut M;
-    // SAFETY: as getg; the self pointer is at M_TLS_SELF.
-    unsafe { asm!("mov {}, qword ptr gs:[16]", out(reg) m, options(nostack, readonly, preserves_flags)) };
+    // SAFETY: as getg.
+    unsafe { asm!("mov {}, qword ptr gs:[{off}]", out(reg) m, off = const GREGS_M, options(nostack, readonly, preserves_flags)) };
     m
 }
 
@@ -70,19 +122,31 @@ pub(crate) fn thread_pointer() -> usize {
     tp
 }
 
-/// 1 = FSGSBASE instructions usable (AT_HWCAP2 bit 1), 2 = use arch_prctl. 0 = unknown.
-static FSGSBASE: AtomicU8 = AtomicU8::new(0);
+/// The FSGSBASE instructions are usable (AT_HWCAP2 bit 1).
+#[derive(Clone, Copy, PartialEq)]
+#[repr(u8)]
+enum GsAccess {
+    Unknown = 0,
+    Instructions = 1,
+    ArchPrctl = 2,
+}
 
-fn have_fsgsbase() -> bool {
-    // Relaxed: a cached, idempotent capability probe.
-    match FSGSBASE.load(Relaxed) {
-        1 => true,
-        2 => false,
+/// Relaxed: a cached, idempotent capability probe; racing first callers agree.
+static GS_ACCESS: AtomicU8 = AtomicU8::new(GsAccess::Unknown as u8);
+
+fn gs_access() -> GsAccess {
+    match GS_ACCESS.load(Relaxed) {
+        1 => GsAccess::Instructions,
+        2 => GsAccess::ArchPrctl,
         _ => {
             // SAFETY: getauxval has no preconditions.
-            let ok = unsafe { libc::getauxval(libc::AT_HWCAP2) } & 2 != 0;
-            FSGSBASE.store(if ok { 1 } else { 2 }, Relaxed);
-            ok
+            let a = if unsafe { libc::getauxval(libc::AT_HWCAP2) } & 2 != 0 {
+                GsAccess::Instructions
+            } else {
+                GsAccess::ArchPrctl
+            };
+            GS_ACCESS.store(a as u8, Relaxed);
+            a
         }
     }
 }
@@ -90,22 +154,22 @@ fn have_fsgsbase() -> bool {
 /// This thread's GS base (0 on threads the runtime never set up).
 #[inline]
 pub(crate) fn g_base() -> usize {
-    if have_fsgsbase() {
+    if gs_access() == GsAccess::Instructions {
         let v: usize;
         // SAFETY: rdgsbase is enabled by the kernel when AT_HWCAP2 has FSGSBASE.
         unsafe { asm!("rdgsbase {}", out(reg) v, options(nomem, nostack, preserves_flags)) };
         v
     } else {
-        crate::sys::arch_get_gs()
+        crate::os::arch_get_gs()
     }
 }
 
-/// Point this thread's GS base at `m`'s g-register block.
-pub(crate) fn set_g_base(m: *mut M) {
-    if have_fsgsbase() {
+/// Point this thread's GS base at `regs`.
+pub(crate) fn set_g_base(regs: *mut GRegs) {
+    if gs_access() == GsAccess::Instructions {
         // SAFETY: as g_base; only this thread's GS base changes, and glibc never uses GS.
-        unsafe { asm!("wrgsbase {}", in(reg) m as usize, options(nostack, preserves_flags)) };
-    } else if !crate::sys::arch_set_gs(m as usize) {
+        unsafe { asm!("wrgsbase {}", in(reg) regs as usize, options(nostack, preserves_flags)) };
+    } else if !crate::os::arch_set_gs(regs as usize) {
         throw!("set_g_base: arch_prctl(ARCH_SET_GS) failed");
     }
 }

@@ -1,17 +1,20 @@
 //! The global scheduler state (Go's `schedt`) and the operations that need `sched.lock`:
-//! the global run queue, the idle P and M lists, procresize, the global free-G list.
+//! the global run queue, the idle P and M lists, procresize, the free-G lists, and the
+//! statistics snapshot.
 //!
-//! Functions taking `&mut SchedLocked` require sched.lock: the guard is the proof.
+//! Functions taking `&mut SchedLocked` require sched.lock: the guard is the proof (tokio's
+//! `Synced`; Go's "sched.lock must be held" + assertLockHeld).
 
-use crate::g::{GQueue, G};
-use crate::lock::{Guard, Mutex};
-use crate::m::M;
-use crate::p::{self, P, MAX_PROCS};
-use crate::runq::RUNQ_SIZE;
-use crate::stack;
+use crate::lock::note::Note;
+use crate::lock::{Guard, Mutex, Rank};
+use crate::os::stack;
+use crate::sched::checkdead::MainWait;
+use crate::sched::g::{GQueue, G};
+use crate::sched::m::M;
+use crate::sched::p::{PStatus, P, MAX_PROCS};
+use crate::sched::runq::RUNQ_SIZE;
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
-use crate::note::Note;
 use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
 
 /// What sched.lock protects.
@@ -23,7 +26,7 @@ pub(crate) struct SchedLocked {
     pub nmidle: u32,
     /// Idle Ps (linked through p.link); the count is `Sched::npidle`.
     pub pidle: *mut P,
-    /// Ms asleep in stop_locked_m, waiting for their locked G (for checkdead).
+    /// Ms asleep in stoplockedm, waiting for their locked G (for checkdead).
     pub nmidlelocked: u32,
     /// Ps waiting for an M that the preemption path may not create itself (it may run while
     /// its thread holds libc locks): sysmon creates those Ms (Go's newmHandoff). Linked
@@ -42,7 +45,7 @@ pub(crate) struct Sched {
     pub npidle: AtomicU32,
     /// Ms spinning in find_runnable. SeqCst: the last spinner's decrement is ordered before its
     /// re-check of the run queues, against the producers' queue write before their wakep read
-    /// (see "Worker thread parking/unparking" in proc.rs).
+    /// (see "Worker thread parking/unparking" in sched/proc.rs).
     pub nmspinning: AtomicU32,
     pub gomaxprocs: AtomicU32,
     /// Ps created so far (allp[0..nallp] are non-null; never shrinks).
@@ -53,11 +56,11 @@ pub(crate) struct Sched {
     pub mcount: AtomicU32,
     pub mnext: AtomicI64,
     pub goidgen: AtomicI64,
-    /// Default goroutine stack size (set once at start).
+    /// Default goroutine stack size (set once by schedinit).
     pub stack_size: AtomicUsize,
     /// Goroutines spawned / ended outside any P (thread context); the per-P counters do the rest.
     pub spawned_nop: AtomicU64,
-    /// Global free Gs with stacks (Go's sched.gFree); its own lock, taken after sched.lock.
+    /// Global free Gs with stacks (Go's sched.gFree); its own lock, ranked after sched.lock.
     pub gfree: Mutex<FreeGs>,
     /// Mirror of `gfree.warm.len` for the idle path's lock-free check.
     pub gfree_warm: AtomicU64,
@@ -84,10 +87,10 @@ pub(crate) struct Sched {
     /// api says: a thread outside the runtime could wake a goroutine).
     pub ext_tid: AtomicI32,
     pub ext_many: AtomicBool,
-    /// The running gmp_main's completion word (see api::gmp_main), for checkdead to fail it.
-    pub main_done: AtomicPtr<AtomicU32>,
+    /// The running gmp_main's wait (see checkdead.rs), for checkdead to fail it.
+    pub main_wait: AtomicPtr<MainWait>,
     /// When checkdead last found every goroutine asleep (0 = it does not). sysmon declares the
-    /// deadlock only if that still holds `DEADLOCK_GRACE_NS` later (see proc::checkdead).
+    /// deadlock only if that still holds `DEADLOCK_GRACE_NS` later (see checkdead.rs).
     pub dead_since: AtomicI64,
 }
 
@@ -96,7 +99,7 @@ pub(crate) struct Sched {
 unsafe impl Sync for Sched {}
 
 pub(crate) static SCHED: Sched = Sched {
-    lock: Mutex::new(SchedLocked {
+    lock: Mutex::new(Rank::Sched, SchedLocked {
         runq: GQueue::new(),
         midle: null_mut(),
         nmidle: 0,
@@ -116,7 +119,7 @@ pub(crate) static SCHED: Sched = Sched {
     goidgen: AtomicI64::new(0),
     stack_size: AtomicUsize::new(256 << 10),
     spawned_nop: AtomicU64::new(0),
-    gfree: Mutex::new(FreeGs { warm: GQueue::new(), cold: GQueue::new() }),
+    gfree: Mutex::new(Rank::GFree, FreeGs { warm: GQueue::new(), cold: GQueue::new() }),
     gfree_warm: AtomicU64::new(0),
     // SAFETY: an all-zero sigset_t is a valid (empty) set.
     sigmask: UnsafeCell::new(unsafe { core::mem::zeroed() }),
@@ -130,7 +133,7 @@ pub(crate) static SCHED: Sched = Sched {
     nmsys: AtomicU32::new(0),
     ext_tid: AtomicI32::new(0),
     ext_many: AtomicBool::new(false),
-    main_done: AtomicPtr::new(null_mut()),
+    main_wait: AtomicPtr::new(null_mut()),
     dead_since: AtomicI64::new(0),
 };
 
@@ -206,7 +209,7 @@ impl Sched {
 
     /// Record a call from a plain thread (checkdead must then know that thread may wake Gs).
     pub(crate) fn note_external_caller(&self) {
-        let tid = crate::sys::gettid();
+        let tid = crate::os::gettid();
         match self.ext_tid.compare_exchange(0, tid, Relaxed, Relaxed) {
             Ok(_) => {}
             Err(t) if t == tid => {}
@@ -251,8 +254,9 @@ impl SchedLocked {
     }
 
     pub(crate) fn mput(&mut self, mp: *mut M) {
-        // SAFETY: mp is the calling M, idle from now on.
-        unsafe { (*mp).schedlink = self.midle };
+        let head = self.midle;
+        // SAFETY: mp is the calling M, idle from now on; we hold sched.lock.
+        unsafe { (*mp).locked(self).schedlink = head };
         self.midle = mp;
         self.nmidle += 1;
     }
@@ -260,8 +264,8 @@ impl SchedLocked {
     pub(crate) fn mget(&mut self) -> *mut M {
         let mp = self.midle;
         if !mp.is_null() {
-            // SAFETY: Ms on the idle list are live and owned by the list.
-            self.midle = unsafe { (*mp).schedlink };
+            // SAFETY: Ms on the idle list are live and owned by the list; we hold sched.lock.
+            self.midle = unsafe { (*mp).locked(self).schedlink };
             self.nmidle -= 1;
         }
         mp
@@ -271,14 +275,16 @@ impl SchedLocked {
     pub(crate) fn pidleput(&mut self, pp: *mut P) {
         // SAFETY: the caller released pp: nobody owns it but this lock.
         unsafe {
-            if (*pp).id >= SCHED.gomaxprocs.load(Relaxed) {
+            if (*pp).retiring() {
                 self.destroy_p(pp);
                 return;
             }
             if !(*pp).runq.is_empty() {
                 throw!("pidleput: P has non-empty run queue");
             }
-            (*pp).status.store(p::IDLE, Relaxed);
+            if (*pp).status.load(Relaxed) != PStatus::Idle {
+                throw!("pidleput: P is not idle");
+            }
             (*pp).link = self.pidle;
         }
         self.pidle = pp;
@@ -295,8 +301,8 @@ impl SchedLocked {
         pp
     }
 
-    /// Retire a P beyond gomaxprocs: its queued Gs go to the global queue, its free Gs to the
-    /// global free list.
+    /// Retire an idle P beyond gomaxprocs (Go's p.destroy): its queued Gs go to the global
+    /// queue, its free Gs to the global free list.
     fn destroy_p(&mut self, pp: *mut P) {
         // SAFETY: nobody owns pp (see pidleput), so we may act as its owner.
         unsafe {
@@ -305,8 +311,9 @@ impl SchedLocked {
             }
             let mut fl = SCHED.gfree.lock();
             fl.warm.prepend(core::mem::replace(&mut (*pp).gfree, GQueue::new()));
+            (*pp).sync_gfreecnt();
             SCHED.gfree_warm.store(fl.warm.len, Relaxed);
-            (*pp).status.store(p::DEAD, Relaxed);
+            (*pp).status.set(PStatus::Idle, PStatus::Dead);
         }
     }
 
@@ -324,9 +331,12 @@ impl SchedLocked {
         // Revive dead Ps below n (in id order, so low ids are handed out first).
         for i in (0..n).rev() {
             let pp = SCHED.p(i);
-            // SAFETY: allp entries below nallp are live; DEAD Ps are owned by sched.lock.
-            if unsafe { (*pp).status.load(Relaxed) } == p::DEAD {
-                self.pidleput(pp);
+            // SAFETY: allp entries below nallp are live; Dead Ps are owned by sched.lock.
+            unsafe {
+                if (*pp).status.load(Relaxed) == PStatus::Dead {
+                    (*pp).status.set(PStatus::Dead, PStatus::Idle);
+                    self.pidleput(pp);
+                }
             }
         }
         // Retire idle Ps at or beyond n now; running ones retire at their next schedule.
@@ -359,10 +369,12 @@ pub(crate) unsafe fn gfput(pp: *mut P, gp: *mut G) {
     unsafe {
         (*pp).gfree.push_front(gp);
         if (*pp).gfree.len < GFREE_LOCAL_MAX {
+            (*pp).sync_gfreecnt();
             return;
         }
         // Keep the most recently freed half (front: hot stacks); the older half goes global.
         let older = (*pp).gfree.split_off(GFREE_LOCAL_MAX / 2);
+        (*pp).sync_gfreecnt();
         let mut fl = SCHED.gfree.lock();
         fl.warm.prepend(older);
         SCHED.gfree_warm.store(fl.warm.len, Relaxed);
@@ -414,6 +426,54 @@ pub(crate) unsafe fn gfget(pp: *mut P) -> *mut G {
                 (*pp).gfree.push_front(g1);
             }
         }
-        (*pp).gfree.pop()
+        let gp = (*pp).gfree.pop();
+        (*pp).sync_gfreecnt();
+        gp
     }
+}
+
+/// A snapshot of the scheduler's counters (gmp_stats_read). Racy by nature: each counter is
+/// read once, Relaxed.
+pub(crate) struct Stats {
+    pub goroutines: u64,
+    pub procs: u32,
+    pub threads: u32,
+    pub idle_threads: u32,
+    pub spinning_threads: u32,
+    pub global_runq: u64,
+    pub spawned: u64,
+    pub schedules: u64,
+    pub steals: u64,
+    pub yields: u64,
+    pub preemptions: u64,
+    pub syscall_retakes: u64,
+}
+
+pub(crate) fn read_stats() -> Stats {
+    let mut st = Stats {
+        goroutines: 0,
+        procs: SCHED.gomaxprocs.load(Relaxed),
+        threads: SCHED.mcount.load(Relaxed),
+        idle_threads: SCHED.locked().nmidle,
+        spinning_threads: SCHED.nmspinning.load(Relaxed),
+        global_runq: SCHED.runqsize.load(Relaxed),
+        spawned: SCHED.spawned_nop.load(Relaxed),
+        schedules: 0,
+        steals: 0,
+        yields: 0,
+        preemptions: SCHED.preemptions.load(Relaxed),
+        syscall_retakes: SCHED.syscall_retakes.load(Relaxed),
+    };
+    let mut ended = 0u64;
+    for i in 0..SCHED.nallp.load(Acquire) {
+        // SAFETY: Ps below nallp are live forever; the counters are atomics.
+        let s = unsafe { &(*SCHED.p(i)).stats };
+        st.spawned += s.spawned.load(Relaxed);
+        ended += s.ended.load(Relaxed);
+        st.schedules += s.schedules.load(Relaxed);
+        st.steals += s.steals.load(Relaxed);
+        st.yields += s.yields.load(Relaxed);
+    }
+    st.goroutines = st.spawned.saturating_sub(ended);
+    st
 }

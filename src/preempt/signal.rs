@@ -5,10 +5,10 @@
 //! syscalls only — no allocation, no locks, no panics (the interrupted thread may hold any
 //! libc lock). Each handler preserves errno.
 
-use crate::m::this_m;
-use crate::preempt;
-use crate::stack::PAGE;
-use crate::sys;
+use super::asyncpreempt;
+use crate::os;
+use crate::os::stack::in_guard;
+use crate::sched::m::this_m;
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
 use libc::{c_int, c_void, siginfo_t};
@@ -74,7 +74,7 @@ struct QueueInfo {
     _rest: [u64; 12],
 }
 
-/// Send our marked SIGURG to thread `tid` of this process. Signal-safe.
+/// Send our marked SIGURG to thread `tid` of this process. Signal-safe: raw syscalls.
 pub(crate) fn send_sigurg(tid: i32) -> bool {
     // SAFETY: getpid/getuid cannot fail; info is a valid siginfo-sized buffer.
     unsafe {
@@ -86,7 +86,7 @@ pub(crate) fn send_sigurg(tid: i32) -> bool {
             _pad: 0,
             pid,
             uid: libc::getuid(),
-            value: preempt::SIGURG_MAGIC,
+            value: asyncpreempt::SIGURG_MAGIC,
             _rest: [0; 12],
         };
         libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, tid, libc::SIGURG, &info as *const QueueInfo) == 0
@@ -97,16 +97,16 @@ fn is_ours(info: *mut siginfo_t) -> bool {
     // SAFETY: the kernel passes a valid siginfo; we read it with our layout.
     let q = unsafe { &*(info as *const QueueInfo) };
     // SAFETY: getpid cannot fail.
-    q.code == libc::SI_QUEUE && q.value == preempt::SIGURG_MAGIC && q.pid == unsafe { libc::getpid() }
+    q.code == libc::SI_QUEUE && q.value == asyncpreempt::SIGURG_MAGIC && q.pid == unsafe { libc::getpid() }
 }
 
 extern "C" fn sigurg(sig: c_int, info: *mut siginfo_t, uc: *mut c_void) {
-    let errno = sys::errno_ptr();
+    let errno = os::errno_ptr();
     // SAFETY: errno_ptr is this thread's errno.
     let saved = unsafe { *errno };
     if let Some(mp) = this_m() {
         // SAFETY: we are on mp's thread, in its SIGURG handler.
-        unsafe { preempt::sig_preempt(mp, uc) };
+        unsafe { asyncpreempt::sig_preempt(mp, uc) };
     }
     if !is_ours(info) {
         // SAFETY: forwarding as the kernel would have delivered it.
@@ -121,11 +121,11 @@ extern "C" fn sigsegv(sig: c_int, info: *mut siginfo_t, uc: *mut c_void) {
     let addr = unsafe { (*info).si_addr() } as usize;
     if let Some(mp) = this_m() {
         // SAFETY: mp is this thread's M; its current G is live.
-        let gp = unsafe { (*mp).tls_g };
+        let gp = unsafe { (*mp).gregs.g };
         if !gp.is_null() {
             // SAFETY: as above.
-            let (st, goid, g0) = unsafe { ((*gp).stack, (*gp).goid, (*mp).g0) };
-            if addr >= st.lo - PAGE && addr < st.lo && gp != g0 {
+            let (st, goid, g0) = unsafe { ((*gp).stack, (*gp).goid(), (*mp).gregs.g0) };
+            if in_guard(&st, addr) && gp != g0 {
                 let mut buf = [0u8; 128];
                 let head = b"stack overflow in goroutine ";
                 buf[..head.len()].copy_from_slice(head);

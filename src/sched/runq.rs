@@ -117,7 +117,7 @@ impl<T> RunQ<T> {
         const HALF: usize = (RUNQ_SIZE / 2) as usize;
         let n = t.wrapping_sub(h) / 2;
         if n != RUNQ_SIZE / 2 {
-            throw!("runqputslow: queue is not full");
+            throw!("RunQ::put_slow: queue is not full");
         }
         let mut batch = [null_mut(); HALF + 1];
         for (i, b) in batch.iter_mut().take(HALF).enumerate() {
@@ -170,7 +170,7 @@ impl<T> RunQ<T> {
                     if !next.is_null() {
                         if victim_running() {
                             #[cfg(not(loom))]
-                            crate::sys::usleep(3);
+                            crate::os::usleep(3);
                         }
                         if self.next.compare_exchange(next, null_mut(), AcqRel, Relaxed).is_err() {
                             continue;
@@ -218,7 +218,7 @@ impl<T> RunQ<T> {
         }
         let h = self.head.load(Acquire);
         if t.wrapping_sub(h).wrapping_add(last) >= RUNQ_SIZE {
-            throw!("runqsteal: runq overflow");
+            throw!("RunQ::steal: runq overflow");
         }
         self.tail.store(t.wrapping_add(last), Release); // publish the stolen items
         Some((item, n))

@@ -1,4 +1,4 @@
-//! Linux x86-64: futex, thread ids, memory mapping, the GS base, time.
+//! Linux x86-64: futex, thread ids, memory mapping, the GS base, time (see os/mod.rs).
 
 use core::sync::atomic::AtomicU32;
 use libc::{c_long, c_void};
@@ -36,10 +36,12 @@ pub(crate) fn gettid() -> i32 {
     unsafe { libc::syscall(libc::SYS_gettid) as i32 }
 }
 
+/// Sleep for `us` microseconds (under a second). A raw syscall: libc's `nanosleep` is a name
+/// libgmp will interpose.
 pub(crate) fn usleep(us: u32) {
     let ts = libc::timespec { tv_sec: 0, tv_nsec: us as c_long * 1000 };
     // SAFETY: ts is a valid timespec; a NULL remainder is allowed.
-    unsafe { libc::nanosleep(&ts, core::ptr::null_mut()) };
+    unsafe { libc::syscall(libc::SYS_nanosleep, &ts as *const libc::timespec, core::ptr::null_mut::<libc::timespec>()) };
 }
 
 pub(crate) fn osyield() {
@@ -124,11 +126,12 @@ pub(crate) fn arch_get_gs() -> usize {
 }
 
 /// Write to stderr without allocating or locking (usable anywhere, even in a signal handler).
+/// A raw syscall: libc's `write` is a name libgmp will interpose.
 pub(crate) fn write_err(b: &[u8]) {
     let mut off = 0;
     while off < b.len() {
         // SAFETY: the slice is valid for its length.
-        let n = unsafe { libc::write(2, b[off..].as_ptr() as *const c_void, b.len() - off) };
+        let n = unsafe { libc::syscall(libc::SYS_write, 2, b[off..].as_ptr() as *const c_void, b.len() - off) };
         if n <= 0 {
             return;
         }

@@ -1,44 +1,14 @@
-//! Asynchronous preemption of C code (beyond Go: Go never preempts C code).
-//!
-//! sysmon marks a G that has run over 10 ms (`g.preempt`) and calls `preempt_m`, which sends
-//! SIGURG to its M (merged: at most one in flight per M, `m.signal_pending`). The handler
-//! (`sig_preempt`, on the M's alternate stack) checks that the interrupted point is a safe
-//! point:
-//! 1. the thread is an M and runs the goroutine sysmon marked (`getg() == m.curg`, RUNNING),
-//!    not g0 and not a goroutine inside a syscall bracket;
-//! 2. the M is not inside the runtime (`m.locks == 0`: exported functions raise it) and the pc
-//!    is not in libgmp's own text (context switches, trampolines);
-//! 3. the goroutine's stack has room for the trampoline's frame (4 KiB + the XSAVE area) and
-//!    the interrupted sp is inside that stack (C code may be running on a stack of its own).
-//!
-//! Then it injects a call to `gmp_async_preempt` (asm/preempt.S) that steps over the red zone.
-//!
-//! # A preempted goroutine keeps its M
-//! The trampoline calls `gmp_async_preempt2`, which locks the G to its M (Go's lockedm, see
-//! proc.rs) for the duration and yields through the global queue: the M sleeps holding the G,
-//! its P is handed to another M, and when some M picks the G it hands its P to this M, which
-//! resumes the G. To C code a preemption is then exactly the OS descheduling the thread: a G
-//! stopped inside malloc, holding a mutex, or with `&errno` or a `__thread` address in a
-//! register is still correct. This is also what makes progress possible when a G blocks on a
-//! lock held by a preempted G (the blocked one is preempted too; the holder resumes).
-//!
-//! Because the preempted thread may hold libc locks (malloc's, stdio's, the loader's), nothing
-//! on this path may call into libc beyond raw syscalls: no malloc, no pthread_create. When the
-//! P needs a new M, the request goes to sysmon (`newm_pending`), which holds no user locks.
-//!
-//! Rejected: Go's pushCall (no red-zone skip: a red-zone variable was clobbered, and without
-//! `ret $128` C code crashed, measured on this machine); FXSAVE (loses AVX-512 upper halves:
-//! wrong results, measured); moving the preempted G to another M (breaks C code that cached a
-//! thread-local address).
+//! The asynchronous preemption path: see "Asynchronous preemption of C code" in mod.rs.
 
-use crate::arch::{self, getg, getm};
-use crate::debug::ASYNCPREEMPTOFF;
-use crate::g::{self, set_status};
-use crate::m::M;
-use crate::p;
-use crate::proc;
-use crate::sched::SCHED;
-use crate::signal;
+use super::signal;
+use crate::arch::offsets::{RED_ZONE, XSAVE_MIN};
+use crate::arch::{getg, getm};
+use crate::debug::knobs::ASYNCPREEMPTOFF;
+use crate::sched::g::{GStatus, G};
+use crate::sched::m::M;
+use crate::sched::p::PStatus;
+use crate::sched::proc::{self, mcall, NewM};
+use crate::sched::sched::SCHED;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 
@@ -47,6 +17,8 @@ extern "C" {
     fn gmp_async_preempt();
     /// Bytes of the XSAVE area, written once at start.
     static mut gmp_xsave_size: u64;
+    /// The runtime function the trampoline calls (`async_preempt2`), written once at start.
+    static mut gmp_preempt_target: usize;
 }
 
 /// libgmp's own text: [TEXT_LO, TEXT_HI). Written once at start (Relaxed: published to the
@@ -69,8 +41,11 @@ pub(crate) fn init() {
     }
     // Leaf 0xD exists when OSXSAVE is set. EBX = size for the components enabled in XCR0.
     let size = core::arch::x86_64::__cpuid_count(0xd, 0).ebx as u64;
-    // SAFETY: written once, before the SIGURG handler is installed.
-    unsafe { gmp_xsave_size = size.max(576) };
+    // SAFETY: written once, before the SIGURG handler is installed (which publishes them).
+    unsafe {
+        gmp_xsave_size = size.max(XSAVE_MIN as u64);
+        gmp_preempt_target = async_preempt2 as *const () as usize;
+    }
     let Some((lo, hi)) = own_text() else { return };
     TEXT_LO.store(lo, Relaxed);
     TEXT_HI.store(hi, Relaxed);
@@ -116,7 +91,7 @@ fn own_text() -> Option<(usize, usize)> {
 }
 
 /// preemptM: send SIGURG to mp unless one is already on its way. Marked with SIGURG_MAGIC.
-/// Signal-safe.
+/// Signal-safe: atomics and raw syscalls.
 pub(crate) fn preempt_m(mp: *mut M) {
     if ASYNCPREEMPTOFF.load(Relaxed) || !ENABLED.load(Relaxed) {
         return;
@@ -143,18 +118,20 @@ pub(crate) unsafe fn sig_preempt(mp: *mut M, uc: *mut libc::c_void) {
         if !ENABLED.load(Relaxed) || ASYNCPREEMPTOFF.load(Relaxed) {
             return;
         }
-        let gp = (*mp).tls_g;
-        if gp.is_null() || gp == (*mp).g0 || gp != (*mp).curg {
+        let gp = (*mp).gregs.g;
+        if gp.is_null() || gp == (*mp).gregs.g0 || gp != (*mp).curg() {
             return;
         }
-        if !(*gp).preempt.load(Acquire) || (*gp).status.load(Relaxed) != g::RUNNING {
+        if !(*gp).preempt.load(Acquire) || (*gp).status.load(Relaxed) != GStatus::Running {
             return;
         }
         if (*mp).locks.load(Relaxed) != 0 {
             return;
         }
-        let pp = (*mp).p;
-        if pp.is_null() || (*pp).status.load(Relaxed) != p::RUNNING {
+        // The lock rule (lock/mod.rs): a runtime lock always raises m.locks.
+        (*mp).assert_no_locks_held("sig_preempt: runtime lock held with m.locks == 0");
+        let pp = (*mp).p();
+        if pp.is_null() || (*pp).status.load(Relaxed) != PStatus::Running {
             return;
         }
         let uc = uc as *mut libc::ucontext_t;
@@ -170,7 +147,7 @@ pub(crate) unsafe fn sig_preempt(mp: *mut M, uc: *mut libc::c_void) {
             return; // not on its goroutine stack, or too little room
         }
         // pushCall for C: step over the red zone, push the resume pc, enter the trampoline.
-        let nsp = sp - 128 - 8;
+        let nsp = sp - RED_ZONE - 8;
         *(nsp as *mut usize) = pc;
         gregs[libc::REG_RSP as usize] = nsp as i64;
         gregs[libc::REG_RIP as usize] = gmp_async_preempt as *const () as usize as i64;
@@ -178,29 +155,27 @@ pub(crate) unsafe fn sig_preempt(mp: *mut M, uc: *mut libc::c_void) {
     }
 }
 
-/// Called by the trampoline on the goroutine's stack with its whole state saved: park the G,
-/// keeping its M, until it is scheduled again.
-/// cbindgen:ignore
-#[no_mangle]
-pub unsafe extern "C" fn gmp_async_preempt2() {
+/// Called by the trampoline (through `gmp_preempt_target`) on the goroutine's stack with its
+/// whole state saved: park the G, keeping its M, until it is scheduled again.
+unsafe extern "C" fn async_preempt2() {
     let mp = getm();
     let gp = getg();
     // SAFETY: we are the goroutine gp on our M mp (the handler checked it). lockedg/lockedm are
     // written by the G itself while running.
     unsafe {
-        let lock_here = (*mp).lockedg.is_null();
+        let lock_here = (*mp).lockedg().is_null();
         if lock_here {
             (*gp).preempt_locked = true;
-            (*gp).lockedm = mp;
-            (*mp).lockedg = gp;
+            (*gp).lockedm.store(mp, Relaxed);
+            (*mp).lockedg.store(gp, Relaxed);
         }
         SCHED.preemptions.fetch_add(1, Relaxed);
-        arch::gmp_mcall(gopreempt_m);
+        mcall(mp, gopreempt_m);
         // Resumed, on the same M (the lock guarantees it).
         if lock_here {
             (*gp).preempt_locked = false;
-            (*gp).lockedm = null_mut();
-            (*mp).lockedg = null_mut();
+            (*gp).lockedm.store(null_mut(), Relaxed);
+            (*mp).lockedg.store(null_mut(), Relaxed);
         }
     }
 }
@@ -210,12 +185,12 @@ pub unsafe extern "C" fn gmp_async_preempt2() {
 /// locked to another M (typically one preempted earlier) that M gets the P directly; else this
 /// M waits for the G (schedule -> stop_locked_m) and its P goes to another M. Each shortcut
 /// saves the thread wake-ups that dominate a preemption's cost (~7-20 µs each here).
-unsafe extern "C" fn gopreempt_m(gp: *mut g::G) -> ! {
+unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
     let mp = getm();
     // SAFETY: mp is this M and gp its curg, whose context mcall saved; we own mp.p.
     unsafe {
         proc::dropg(mp, gp);
-        set_status(gp, g::RUNNING, g::RUNNABLE);
-        proc::yield_global(mp, gp, false)
+        (*gp).status.set(GStatus::Running, GStatus::Runnable);
+        proc::yield_global(mp, gp, NewM::BySysmon)
     }
 }

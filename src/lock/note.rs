@@ -9,7 +9,7 @@
 //! some straight back. The waker issues FUTEX_WAKE only when state 2 says someone sleeps
 //! (a FUTEX_WAKE with no waiter still costs ~150 ns).
 
-use crate::sys;
+use crate::os;
 use core::sync::atomic::{AtomicU32, Ordering::*};
 
 const CLEAR: u32 = 0;
@@ -33,8 +33,8 @@ impl Note {
     pub(crate) fn wakeup(&self) {
         match self.key.swap(WOKEN, Release) {
             CLEAR => {}
-            SLEEPING => sys::futex_wake(&self.key, 1),
-            _ => throw!("note_wakeup: double wakeup"),
+            SLEEPING => os::futex_wake(&self.key, 1),
+            _ => throw!("Note::wakeup: double wakeup"),
         }
     }
 
@@ -43,7 +43,7 @@ impl Note {
     /// note are absorbed.
     pub(crate) fn wake_any(&self) {
         if self.key.swap(WOKEN, Release) == SLEEPING {
-            sys::futex_wake(&self.key, 1);
+            os::futex_wake(&self.key, 1);
         }
     }
 
@@ -61,14 +61,14 @@ impl Note {
     /// Sleep until woken or `ns` nanoseconds pass (`ns < 0`: no limit), without spinning (a
     /// timed sleeper such as sysmon expects to sleep). True if woken.
     pub(crate) fn tsleep(&self, ns: i64) -> bool {
-        let deadline = if ns >= 0 { sys::nanotime() + ns } else { 0 };
+        let deadline = if ns >= 0 { os::nanotime() + ns } else { 0 };
         loop {
             match self.key.compare_exchange(CLEAR, SLEEPING, Acquire, Acquire) {
                 Ok(_) | Err(SLEEPING) => {}
                 Err(_) => return true, // WOKEN
             }
             let wait = if ns >= 0 {
-                let left = deadline - sys::nanotime();
+                let left = deadline - os::nanotime();
                 if left <= 0 {
                     // Withdraw the sleeper mark unless a wakeup got in first.
                     return self.key.compare_exchange(SLEEPING, CLEAR, Acquire, Acquire).is_err();
@@ -77,7 +77,7 @@ impl Note {
             } else {
                 -1
             };
-            sys::futex_wait(&self.key, SLEEPING, wait);
+            os::futex_wait(&self.key, SLEEPING, wait);
             if self.key.load(Acquire) == WOKEN {
                 return true;
             }

@@ -10,8 +10,8 @@
 //! guard survives). Guards use MADV_GUARD_INSTALL (no VMA split, so no vm.max_map_count
 //! ceiling), falling back to mprotect on kernels before 6.13.
 
-use crate::lock::Mutex;
-use crate::sys;
+use crate::lock::{Mutex, Rank};
+use crate::os;
 
 pub(crate) const PAGE: usize = 4096;
 /// Stacks carved per arena mmap.
@@ -44,7 +44,7 @@ struct Arena {
 }
 
 /// Protects the current arena's carve cursor and the stack count (for colouring).
-static ARENA: Mutex<Arena> = Mutex::new(Arena { next: 0, end: 0, count: 0 });
+static ARENA: Mutex<Arena> = Mutex::new(Rank::StackArena, Arena { next: 0, end: 0, count: 0 });
 
 /// A new stack of `size` bytes (page multiple) with a guard page below. None when the address
 /// space or the mapping count is exhausted.
@@ -54,7 +54,7 @@ pub(crate) fn stack_alloc(size: usize) -> Option<Stack> {
         let mut a = ARENA.lock();
         if a.end - a.next < slot {
             let len = slot * ARENA_STACKS;
-            let p = sys::mmap_reserve(len)? as usize;
+            let p = os::mmap_reserve(len)? as usize;
             a.next = p;
             a.end = p + len;
         }
@@ -64,7 +64,7 @@ pub(crate) fn stack_alloc(size: usize) -> Option<Stack> {
         (b, a.count)
     };
     // SAFETY: [base, base+PAGE) is a page of a fresh arena slot that only we own.
-    if !unsafe { sys::guard_install(base as *mut u8, PAGE) } {
+    if !unsafe { os::guard_install(base as *mut u8, PAGE) } {
         return None;
     }
     Some(Stack { lo: base + PAGE, hi: base + slot, color: (n % COLORS) * 64 })
@@ -75,11 +75,10 @@ pub(crate) fn stack_alloc(size: usize) -> Option<Stack> {
 /// Nothing may run on the stack.
 pub(crate) unsafe fn stack_release(s: Stack) {
     // SAFETY: per the contract the stack is unused.
-    unsafe { sys::release_pages(s.lo as *mut u8, s.hi - s.lo) };
+    unsafe { os::release_pages(s.lo as *mut u8, s.hi - s.lo) };
 }
 
-/// Is `addr` inside the guard page of `s`?
-#[allow(dead_code)]
+/// Is `addr` inside the guard page of `s`? Signal-safe.
 pub(crate) fn in_guard(s: &Stack, addr: usize) -> bool {
     addr >= s.lo - PAGE && addr < s.lo
 }

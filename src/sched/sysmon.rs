@@ -2,9 +2,10 @@
 //!
 //! Each round it (1) refreshes the coarse clock `sched.now`, (2) retakes Ps: a P in a syscall
 //! for a whole tick is handed off (handoffp) so its queued goroutines run; a G that has run
-//! for over 10 ms is preempted (`preemptone`: SIGURG, see preempt.rs), (3) creates the Ms
+//! for over 10 ms is preempted (`preemptone`: SIGURG, see preempt/), (3) creates the Ms
 //! that the preemption path asked for (Go's newmHandoff: that path may run while its thread
-//! holds libc locks, so it must not call pthread_create), (4) prints schedtrace.
+//! holds libc locks, so it must not call pthread_create), (4) confirms a deadlock that
+//! checkdead suspected, (5) prints schedtrace (debug/schedtrace.rs).
 //!
 //! Sleep: 20 µs, doubling after 50 rounds in which nothing was retaken, up to 10 ms (Go's
 //! numbers) — but at most 1 ms while any P runs, because time slices are stamped from the
@@ -15,14 +16,14 @@
 //! Rejected: stamping each slice with a clock read in `execute` (rdtsc costs ~22 ns and
 //! clock_gettime ~48 ns on this VM, against ~45 ns for a whole gosched).
 
-use crate::debug::{SCHEDDETAIL, SCHEDTRACE_MS};
-use crate::g::{self, G};
-use crate::m::M;
-use crate::p::{self, P, MAX_PROCS};
-use crate::proc;
-use crate::sched::SCHED;
-use crate::sys;
-use core::fmt::Write;
+use crate::debug::knobs::{SCHEDDETAIL, SCHEDTRACE_MS};
+use crate::debug::schedtrace::schedtrace;
+use crate::os;
+use crate::sched::checkdead::{confirm_dead, DEADLOCK_GRACE_NS};
+use crate::sched::m::M;
+use crate::sched::p::{PStatus, MAX_PROCS};
+use crate::sched::proc::{self, preemptone, NewM, Spin};
+use crate::sched::sched::SCHED;
 use core::sync::atomic::Ordering::*;
 
 /// A G that has run this long is preempted (Go's forcePreemptNS).
@@ -38,12 +39,13 @@ struct PTick {
 }
 
 /// sysmon's loop. Runs forever on its own M, which never holds a P.
-pub(crate) unsafe fn sysmon(mp: *mut M) -> ! {
-    let _ = mp;
+/// # Safety
+/// On the g0 of `_mp`, a sysmon M.
+pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
     let mut ticks = vec![PTick::default(); MAX_PROCS];
     let mut idle = 0u32;
     let mut delay = 20u32;
-    let mut last_trace = sys::nanotime();
+    let mut last_trace = os::nanotime();
     loop {
         if idle == 0 {
             delay = 20;
@@ -57,7 +59,7 @@ pub(crate) unsafe fn sysmon(mp: *mut M) -> ! {
         let trace_ms = SCHEDTRACE_MS.load(Relaxed);
         SCHED.sysmon_note.tsleep(delay as i64 * 1000);
         SCHED.sysmon_note.clear();
-        let mut now = sys::nanotime();
+        let mut now = os::nanotime();
         SCHED.now.store(now, Relaxed);
 
         // Everything idle: sleep until an M takes a P (or the next schedtrace line is due).
@@ -68,7 +70,7 @@ pub(crate) unsafe fn sysmon(mp: *mut M) -> ! {
                 let since = SCHED.dead_since.load(Relaxed);
                 if since != 0 {
                     // A deadlock candidate: wake when its grace period ends.
-                    let left = (since + proc::DEADLOCK_GRACE_NS - now).max(0);
+                    let left = (since + DEADLOCK_GRACE_NS - now).max(0);
                     wait = if wait < 0 { left } else { wait.min(left) };
                 }
                 SCHED.sysmon_note.tsleep(wait);
@@ -77,12 +79,12 @@ pub(crate) unsafe fn sysmon(mp: *mut M) -> ! {
                 delay = 20;
             }
             SCHED.sysmonwait.store(false, SeqCst);
-            now = sys::nanotime();
+            now = os::nanotime();
             SCHED.now.store(now, Relaxed);
         }
 
         newm_handoff();
-        proc::confirm_dead(now);
+        confirm_dead(now);
         if retake(now, &mut ticks) != 0 {
             idle = 0;
         } else {
@@ -99,7 +101,7 @@ fn no_syscalls() -> bool {
     (0..SCHED.nallp.load(Acquire)).all(|i| {
         // SAFETY: allp entries below nallp are live forever.
         let st = unsafe { (*SCHED.p(i)).status.load(Relaxed) };
-        st != p::SYSCALL
+        st != PStatus::Syscall
     })
 }
 
@@ -118,7 +120,7 @@ fn newm_handoff() {
         if pp.is_null() {
             return;
         }
-        proc::startm(pp, false, true);
+        proc::startm(pp, Spin::No, NewM::Here);
     }
 }
 
@@ -130,14 +132,14 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
         // SAFETY: Ps are never freed; every field read here is atomic.
         let (status, pd) = unsafe { ((*pp).status.load(Acquire), &mut ticks[i as usize]) };
         match status {
-            p::RUNNING => {
+            PStatus::Running => {
                 // SAFETY: as above.
                 let start = unsafe { (*pp).slice_start.load(Relaxed) };
                 if now - start >= FORCE_PREEMPT_NS && preemptone(pp) {
                     n += 1;
                 }
             }
-            p::SYSCALL => {
+            PStatus::Syscall => {
                 // SAFETY: as above.
                 let t = unsafe { (*pp).syscalltick.load(Relaxed) };
                 if pd.syscalltick != t {
@@ -152,7 +154,7 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
                 let empty = unsafe { (*pp).runq.is_empty() } && SCHED.runqsize.load(Relaxed) == 0;
                 // (A P that gmp_set_procs retired is taken at once, so it can be retired.)
                 // SAFETY: as above.
-                let retired = unsafe { (*pp).id } >= SCHED.gomaxprocs.load(Relaxed);
+                let retired = unsafe { (*pp).retiring() };
                 if empty
                     && !retired
                     && SCHED.nmspinning.load(SeqCst) + SCHED.npidle.load(SeqCst) > 0
@@ -162,13 +164,13 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
                 }
                 // Whoever wins this CAS owns the P: us, or exitsyscall's fast path.
                 // SAFETY: as above.
-                if unsafe { (*pp).status.compare_exchange(p::SYSCALL, p::IDLE, AcqRel, Relaxed) }.is_ok() {
+                if unsafe { (*pp).status.try_cas(PStatus::Syscall, PStatus::Idle) } {
                     // SAFETY: as above.
                     unsafe { (*pp).syscalltick.fetch_add(1, Relaxed) };
                     SCHED.syscall_retakes.fetch_add(1, Relaxed);
                     n += 1;
                     // SAFETY: we own pp now (no M holds it: entersyscall cleared p.m).
-                    unsafe { proc::handoffp(pp, true) };
+                    unsafe { proc::handoffp(pp, NewM::Here) };
                 }
             }
             _ => {}
@@ -177,153 +179,3 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
     n
 }
 
-/// preemptone: ask the M running pp's G to preempt it. True if a request was made.
-pub(crate) fn preemptone(pp: *mut P) -> bool {
-    // SAFETY: pp is live; its m and that M's curg are read racily (Go does the same): a stale
-    // read at worst preempts the G that replaced it, which is harmless.
-    unsafe {
-        let mp = (*pp).m;
-        if mp.is_null() {
-            return false;
-        }
-        let gp = (*mp).curg;
-        if gp.is_null() || gp == (*mp).g0 {
-            return false;
-        }
-        (*gp).preempt.store(true, Release);
-        crate::preempt::preempt_m(mp);
-        true
-    }
-}
-
-/// A stack buffer for trace lines: sysmon holds no locks of the program's, but a fixed buffer
-/// and one write(2) keep lines whole when other threads print too.
-struct Line {
-    buf: [u8; 512],
-    len: usize,
-}
-
-impl Write for Line {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        let b = s.as_bytes();
-        let n = b.len().min(self.buf.len() - self.len);
-        self.buf[self.len..self.len + n].copy_from_slice(&b[..n]);
-        self.len += n;
-        Ok(())
-    }
-}
-
-impl Line {
-    fn new() -> Self {
-        Line { buf: [0; 512], len: 0 }
-    }
-    fn flush(&mut self) {
-        if self.len == self.buf.len() {
-            self.buf[self.len - 1] = b'\n';
-        }
-        sys::write_err(&self.buf[..self.len]);
-        self.len = 0;
-    }
-}
-
-/// GMP_DEBUG=schedtrace=MS: Go's summary line, and with scheddetail=1 one line per P, M, G.
-pub(crate) fn schedtrace(detail: bool) {
-    let ms = (sys::nanotime() - SCHED.start_time.load(Relaxed)) / 1_000_000;
-    let nallp = SCHED.nallp.load(Acquire);
-    let procs = SCHED.gomaxprocs.load(Relaxed);
-    let (nmidle, global) = {
-        let s = SCHED.locked();
-        (s.nmidle, s.runq.len)
-    };
-    let mut l = Line::new();
-    let _ = write!(
-        l,
-        "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={}",
-        ms,
-        procs,
-        SCHED.npidle.load(Relaxed),
-        SCHED.mcount.load(Relaxed),
-        SCHED.nmspinning.load(Relaxed),
-        nmidle,
-        global
-    );
-    if !detail {
-        let _ = l.write_str(" [");
-        for i in 0..nallp.min(procs) {
-            // SAFETY: Ps below nallp are live forever.
-            let q = unsafe { (*SCHED.p(i)).runq.len() };
-            let _ = write!(l, "{}{}", if i == 0 { "" } else { " " }, q);
-            if l.len > 480 {
-                let _ = l.write_str(" ...");
-                break;
-            }
-        }
-        let _ = l.write_str("]\n");
-        l.flush();
-        return;
-    }
-    let _ = l.write_str("\n");
-    l.flush();
-    for i in 0..nallp {
-        // SAFETY: as above; the fields are read racily for display only.
-        unsafe {
-            let pp = SCHED.p(i);
-            let mp = (*pp).m;
-            let _ = writeln!(
-                l,
-                "  P{}: status={} schedtick={} syscalltick={} m={} runqsize={} gfreecnt={}",
-                i,
-                (*pp).status.load(Relaxed),
-                (*pp).schedtick.load(Relaxed),
-                (*pp).syscalltick.load(Relaxed),
-                if mp.is_null() { -1 } else { (*mp).id },
-                (*pp).runq.len(),
-                (*pp).gfree.len
-            );
-        }
-        l.flush();
-    }
-    let mut mp = SCHED.allm.load(Acquire);
-    while !mp.is_null() {
-        // SAFETY: Ms are never freed; display-only racy reads.
-        unsafe {
-            let pp = (*mp).p;
-            let gid = |g: *mut G| if g.is_null() { -1 } else { (*g).goid };
-            let _ = writeln!(
-                l,
-                "  M{}: p={} curg={} locks={} spinning={} lockedg={} tid={}",
-                (*mp).id,
-                if pp.is_null() { -1 } else { (*pp).id as i64 },
-                gid((*mp).curg),
-                (*mp).locks.load(Relaxed),
-                (*mp).spinning,
-                gid((*mp).lockedg),
-                (*mp).procid.load(Relaxed)
-            );
-            l.flush();
-            mp = (*mp).alllink;
-        }
-    }
-    let mut gp = SCHED.allgs.load(Acquire);
-    while !gp.is_null() {
-        // SAFETY: Gs are never freed; display-only racy reads.
-        unsafe {
-            let st = (*gp).status.load(Relaxed);
-            if st != g::DEAD {
-                let m = (*gp).m;
-                let lm = (*gp).lockedm;
-                let _ = writeln!(
-                    l,
-                    "  G{}: status={}({}) m={} lockedm={}",
-                    (*gp).goid,
-                    st,
-                    g::status_name(st),
-                    if m.is_null() { -1 } else { (*m).id },
-                    if lm.is_null() { -1 } else { (*lm).id }
-                );
-                l.flush();
-            }
-            gp = (*gp).alllink;
-        }
-    }
-}

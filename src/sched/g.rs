@@ -1,59 +1,70 @@
 //! G: a goroutine — its stack, its saved context, its status.
 //!
-//! Goroutine statuses (Go's `_G*`, runtime2.go), with who owns the G in each:
-//! - `IDLE`: just allocated, not yet initialised. Owned by its allocator.
-//! - `RUNNABLE`: on a run queue (a P's ring/runnext or the global queue), not running. Owned by
-//!   that queue: whoever takes it from the queue owns it. Its stack is not in use.
-//! - `RUNNING`: executing user code on an M (`g.m`, `m.curg == g`), which has a P. Only that M
-//!   changes the status, except as noted for preemption (next issue).
-//! - `SYSCALL`: between gmp_entersyscall and gmp_exitsyscall, running C code that may block
-//!   in the kernel, on an M that may have lost its P. Owned by that M.
-//! - `WAITING`: parked by `gmp_park`, on no run queue. Owned by nobody: exactly one `gmp_ready`
-//!   wins the CAS WAITING -> RUNNABLE and then owns it (that is what makes a doubled wake-up
-//!   impossible and a wake-up of a non-parked G an `-EINVAL`).
-//! - `DEAD`: finished, on a free list (with its stack) or being reused by newproc.
-//!
-//! All changes go through `cas_status(from, to)`, which throws on an unexpected `from`.
+//! # Goroutine statuses
+//! Go's `_G*` (runtime2.go), with who owns the G — and so may change its status with
+//! `set` — in each (see status.rs for the gate):
+//! - `Idle`: just allocated, not yet initialised. Owned by its allocator (newproc1).
+//! - `Runnable`: on a run queue (a P's ring/runnext or the global queue), not running. Owned
+//!   by that queue: whoever takes it off the queue owns it. Its stack is not in use.
+//! - `Running`: executing user code on an M (`g.m`, `m.curg == g`), which holds a P. Only
+//!   that M changes the status.
+//! - `Syscall`: between entersyscall and exitsyscall, running C code that may block in the
+//!   kernel, on an M that may have lost its P. Owned by that M.
+//! - `Waiting`: parked (gopark), on no run queue. Owned by nobody: exactly one `ready` wins
+//!   `try_cas(Waiting, Runnable)` and then owns it — that is what makes a doubled wake-up
+//!   impossible and a wake-up of a G that is not parked an `-EINVAL`. The parking M's unlock
+//!   path competes for the same transition when the unlock function declines to park.
+//! - `Dead`: finished, on a free list (with its stack) or being reused by newproc1.
 
-use crate::arch;
-use crate::m::M;
-use crate::stack::Stack;
+use crate::arch::Gobuf;
+use crate::os::stack::Stack;
+use crate::sched::checkdead::MainWait;
+use crate::sched::m::M;
+use crate::sched::status::{AtomicStatus, Status};
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering::*};
 
-pub(crate) const IDLE: u32 = 0;
-pub(crate) const RUNNABLE: u32 = 1;
-pub(crate) const RUNNING: u32 = 2;
-pub(crate) const SYSCALL: u32 = 3;
-pub(crate) const WAITING: u32 = 4;
-pub(crate) const DEAD: u32 = 6;
-
-pub(crate) fn status_name(st: u32) -> &'static str {
-    match st {
-        IDLE => "idle",
-        RUNNABLE => "runnable",
-        RUNNING => "running",
-        SYSCALL => "syscall",
-        WAITING => "waiting",
-        DEAD => "dead",
-        _ => "?",
-    }
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub(crate) enum GStatus {
+    Idle = 0,
+    Runnable = 1,
+    Running = 2,
+    Syscall = 3,
+    Waiting = 4,
+    Dead = 6,
 }
 
-/// A switched-out context (asm/offsets.h has the offsets).
-#[repr(C)]
-#[derive(Default)]
-pub(crate) struct Gobuf {
-    pub sp: usize,
-    pub pc: usize,
-    pub rbp: usize,
-    pub rbx: usize,
-    pub r12: usize,
-    pub r13: usize,
-    pub r14: usize,
-    pub r15: usize,
-    pub mxcsr: u32,
-    pub fpucw: u16,
+impl Status for GStatus {
+    fn from_u32(v: u32) -> Self {
+        match v {
+            0 => GStatus::Idle,
+            1 => GStatus::Runnable,
+            2 => GStatus::Running,
+            3 => GStatus::Syscall,
+            4 => GStatus::Waiting,
+            6 => GStatus::Dead,
+            _ => throw!("GStatus::from_u32: bad value"),
+        }
+    }
+    fn to_u32(self) -> u32 {
+        self as u32
+    }
+    const BAD_SET: &'static str = "AtomicStatus::set: bad incoming G status";
+    const BAD_CAS: &'static str = "AtomicStatus::cas: bad incoming G status";
+}
+
+impl GStatus {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            GStatus::Idle => "idle",
+            GStatus::Runnable => "runnable",
+            GStatus::Running => "running",
+            GStatus::Syscall => "syscall",
+            GStatus::Waiting => "waiting",
+            GStatus::Dead => "dead",
+        }
+    }
 }
 
 #[repr(C)]
@@ -61,29 +72,35 @@ pub(crate) struct G {
     /// Saved context. Written by the G's own M when it switches out; read by the M that
     /// resumes it, after taking the G from a run queue (the queue's release/acquire orders it).
     pub sched: Gobuf,
-    /// The M running this G (null unless RUNNING). Written by that M only.
-    pub m: *mut M,
-    /// See the status table above.
-    pub status: AtomicU32,
-    pub goid: i64,
+    /// The M running this G (null unless Running or Syscall). Written by that M; read
+    /// racily by schedtrace (Relaxed).
+    pub m: AtomicPtr<M>,
+    /// See "Goroutine statuses".
+    pub status: AtomicStatus<GStatus>,
+    /// Written by newproc1 before the G is published (run queue release); read by anyone
+    /// holding a handle (gmp_goid), Relaxed: a reused G's id changes only while it is Dead.
+    pub goid: AtomicI64,
+    /// Fixed for the G's life.
     pub stack: Stack,
     /// Link in whatever queue or list holds the G; owned by that queue's lock or owner.
     pub schedlink: *mut G,
-    /// gmp_lock_thread: the M this G is locked to (null if none) and the nesting depth. Written
-    /// by the G itself while running; read by schedulers after taking it from a queue.
-    pub lockedm: *mut M,
+    /// lockOSThread: the M this G is locked to (null if none). Written by the G itself while
+    /// running (and by goexit0); read by schedulers after taking the G from a queue (ordered
+    /// by the queue) and racily by schedtrace.
+    pub lockedm: AtomicPtr<M>,
+    /// lockOSThread nesting depth. The G's own.
     pub lock_depth: u32,
     /// The goroutine's errno value while it is switched out (it moves with the G across Ms).
     pub errno: i32,
-    /// Set on the main goroutine of gmp_main: stored 1 (release) and futex-woken when it ends.
-    pub main_done: *const AtomicU32,
+    /// Set on the main goroutine of gmp_main: goexit0 reports its end there.
+    pub main_wait: *const MainWait,
     /// The function the goroutine was started with, for diagnostics.
     pub startfn: usize,
-    /// sysmon asks for an asynchronous preemption (set by sysmon, cleared by the signal
-    /// handler of the G's own M when it acts on it).
+    /// sysmon asks for an asynchronous preemption (set by sysmon, Release; cleared by the
+    /// signal handler of the G's own M when it acts on it).
     pub preempt: AtomicBool,
-    /// The G was locked to its M by an asynchronous preemption (not by gmp_lock_thread); the
-    /// lock ends when the G resumes.
+    /// The G was locked to its M by an asynchronous preemption (not by lockOSThread); the
+    /// lock ends when the G resumes. The G's own (and its M's g0 while it is switched out).
     pub preempt_locked: bool,
     /// allgs list link (written once before publication).
     pub alllink: *mut G,
@@ -93,15 +110,15 @@ impl G {
     pub(crate) fn new_boxed(stack: Stack) -> *mut G {
         Box::into_raw(Box::new(G {
             sched: Gobuf::default(),
-            m: null_mut(),
-            status: AtomicU32::new(IDLE),
-            goid: 0,
+            m: AtomicPtr::new(null_mut()),
+            status: AtomicStatus::new_raw(GStatus::Idle as u32),
+            goid: AtomicI64::new(0),
             stack,
             schedlink: null_mut(),
-            lockedm: null_mut(),
+            lockedm: AtomicPtr::new(null_mut()),
             lock_depth: 0,
             errno: 0,
-            main_done: core::ptr::null(),
+            main_wait: core::ptr::null(),
             startfn: 0,
             preempt: AtomicBool::new(false),
             preempt_locked: false,
@@ -109,48 +126,25 @@ impl G {
         }))
     }
 
-    /// Lay out a fresh context that starts `f(arg)` at the top of the stack (see arch/x86_64.rs).
+    /// Lay out a fresh context that starts `f(arg)` at the top of the stack and ends in
+    /// goexit1 (see arch/x86_64.rs).
     pub(crate) fn prepare(&mut self, f: usize, arg: usize) {
-        self.sched = Gobuf {
-            sp: self.stack.top(),
-            pc: arch::gmp_gostart as *const () as usize,
-            rbp: 0,
-            rbx: f,
-            r12: arg,
-            mxcsr: arch::MXCSR_DEFAULT,
-            fpucw: arch::FPUCW_DEFAULT,
-            ..Gobuf::default()
-        };
+        self.sched = Gobuf::fresh(self.stack.top(), f, arg, crate::sched::proc::goexit1);
         self.startfn = f;
         self.errno = 0;
-        self.lockedm = null_mut();
+        self.lockedm.store(null_mut(), Relaxed);
         self.lock_depth = 0;
-        self.main_done = core::ptr::null();
+        self.main_wait = core::ptr::null();
     }
-}
 
-/// Change `gp`'s status from `from` to `to`; anything else is a broken invariant.
-/// AcqRel: a status change hands the G (its context and fields) from one owner to the next.
-#[inline]
-pub(crate) fn cas_status(gp: *mut G, from: u32, to: u32) {
-    // SAFETY: callers pass a live G (Gs are never freed).
-    let st = unsafe { &(*gp).status };
-    if st.compare_exchange(from, to, AcqRel, Acquire).is_err() {
-        throw!("casgstatus: bad incoming values");
+    #[inline]
+    pub(crate) fn lockedm(&self) -> *mut M {
+        self.lockedm.load(Relaxed)
     }
-}
 
-/// Change the status of a G the caller owns exclusively (RUNNABLE taken off a queue, or its
-/// own RUNNING G): no other thread can write the status then — only transitions out of WAITING
-/// race (with gmp_ready) and need `cas_status`. Release: the status is published with the G.
-#[inline]
-pub(crate) fn set_status(gp: *mut G, from: u32, to: u32) {
-    // SAFETY: callers pass a live G they own.
-    let st = unsafe { &(*gp).status };
-    if cfg!(debug_assertions) && st.load(Relaxed) != from {
-        throw!("setgstatus: bad incoming value");
+    pub(crate) fn goid(&self) -> i64 {
+        self.goid.load(Relaxed)
     }
-    st.store(to, Release);
 }
 
 /// An intrusive FIFO of Gs linked through `schedlink`, owned by whoever owns the value

@@ -1,0 +1,962 @@
+//! # Goroutine scheduler
+//! (Go's proc.go, whose vocabulary this file keeps.)
+//!
+//! G = goroutine, M = OS thread, P = processor: the resource an M needs to run goroutines.
+//! An M must hold a P to run goroutines; it may be without one while idle or in a syscall. Each P has a lock-free local run queue (runq.rs) plus a `runnext` slot; there is a
+//! global run queue under sched.lock. `schedule()` runs on the M's g0 stack: it finds a
+//! runnable G (`find_runnable`) and switches to it (`execute`); a goroutine comes back to g0
+//! through `mcall` when it parks (`gopark`), yields (`gosched`), exits (`goexit`) or is
+//! preempted.
+//!
+//! Where a G goes when it becomes runnable (Go's choices):
+//! - spawned or readied by a goroutine: the caller's P's `runnext` (it runs next, inheriting
+//!   the time slice; the previous runnext moves to the ring);
+//! - spawned or readied from a plain thread: the global queue, and an idle P is started
+//!   under the same lock (Go's injectglist), so such a wake-up cannot be lost;
+//! - yielded (`gosched`) or preempted: the global queue.
+//!
+//! Every 61st schedule takes from the global queue first, so it cannot starve.
+//!
+//! # Worker thread parking/unparking
+//! Keep enough Ms running to use the available parallelism, and park the rest — without
+//! losing wake-ups and without burning CPU. Rejected (as in Go): (1) centralized state, which
+//! would not scale; (2) handing a G straight to a P on readying, which causes thread state
+//! thrashing; (3) unparking an extra M whenever a G is readied, which thrashes likewise.
+//! The protocol:
+//! 1. A spinning M (`m.spinning`, counted in `sched.nmspinning`) is one that has found no local
+//!    work and is looking in other Ps' queues and the global queue. At most half the busy Ps
+//!    have one.
+//! 2. When a G is readied, if there is an idle P and no spinning M, `wakep` makes an M spin.
+//! 3. A spinning M that finds work stops spinning and, if it was the last, calls `wakep` (there
+//!    may be more work).
+//! 4. A spinning M that finds nothing drops its P, decrements nmspinning (SeqCst), and then
+//!    re-checks every P's queue once more before sleeping (the "delicate dance"): a producer
+//!    that saw nmspinning > 0 before the decrement relied on this M to find its G.
+//!
+//! Idle Ms sleep on their note (a futex, after a brief spin): an idle runtime uses no CPU.
+//!
+//! # Locked goroutines (lockOSThread, Go's lockedm)
+//! A locked G runs only on its M, and that M runs nothing else. When the locked G blocks,
+//! its M hands off its P and sleeps (`stoplockedm`); when another M's scheduler picks the
+//! G, it hands its own P to the locked M and wakes it (`startlockedm`). Asynchronous
+//! preemption reuses this: a preempted G is locked to its M until resumed (preempt/).
+
+use crate::arch::{self, getm};
+use crate::os;
+use crate::os::stack;
+use crate::sched::checkdead::{checkdead, MainState, MainWait};
+use crate::sched::g::{GStatus, G};
+use crate::sched::m::{self, ctx, Ctx, LockedWait, UnlockFn, M};
+use crate::sched::p::{bump, PStatus, P};
+use crate::sched::sched::{gfget, gfput, SchedLocked, SCHED};
+use crate::sched::schedinit::ensure_started;
+use core::ptr::null_mut;
+use core::sync::atomic::{fence, Ordering::*};
+use libc::c_void;
+
+/// Goroutines-per-global-check fairness tick (Go's 61).
+const GLOBAL_TICK: u32 = 61;
+const STEAL_TRIES: u32 = 4;
+
+/// Whether an M that startm starts spins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Spin {
+    No,
+    /// It spins, and the caller has already counted it in nmspinning (wakep, handoffp).
+    Counted,
+}
+
+/// Who creates a missing M. The preemption path may run while its thread holds libc locks
+/// (malloc's, the loader's), so it must not call pthread_create: sysmon does it instead
+/// (Go's newmHandoff).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NewM {
+    Here,
+    BySysmon,
+}
+
+/// Whether a G about to run takes over the current time slice (it came from runnext) or
+/// starts a new one.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slice {
+    Inherit,
+    New,
+}
+
+// ---------------------------------------------------------------------------------------------
+// M lifecycle
+
+/// mstart1: after mstart set up the thread: take the P we were started for (or go idle) and
+/// schedule.
+/// # Safety
+/// On the M's g0, with the g register set.
+pub(crate) unsafe fn mstart1(mp: *mut M) -> ! {
+    // SAFETY: mp is this thread's M.
+    unsafe {
+        let pp = (*mp).nextp;
+        if pp.is_null() {
+            stopm(mp);
+        } else {
+            (*mp).nextp = null_mut();
+            acquirep(mp, pp);
+        }
+        schedule()
+    }
+}
+
+/// acquirep: the calling M takes pp, which was handed to it (idle list, nextp, a won CAS).
+/// # Safety
+/// mp is the calling M and holds no P; the caller owns pp.
+pub(crate) unsafe fn acquirep(mp: *mut M, pp: *mut P) {
+    // SAFETY: per the contract.
+    unsafe {
+        if !(*mp).p().is_null() || !(*pp).m().is_null() {
+            throw!("acquirep: invalid p state");
+        }
+        (*mp).p.store(pp, Relaxed);
+        (*pp).m.store(mp, Relaxed);
+        (*pp).status.set(PStatus::Idle, PStatus::Running);
+    }
+    // A P is busy again: wake sysmon if it sleeps with every P idle (SeqCst pairs with its
+    // store of sysmonwait before its re-check of npidle). Refresh the coarse clock first: the
+    // slices about to start are stamped from it.
+    if SCHED.sysmonwait.load(SeqCst) && SCHED.sysmonwait.swap(false, SeqCst) {
+        SCHED.now.store(os::nanotime(), Relaxed);
+        SCHED.sysmon_note.wake_any();
+    }
+}
+
+/// releasep: the calling M gives up its P, which becomes Idle and owned by the caller.
+/// # Safety
+/// mp is the calling M and holds a P.
+pub(crate) unsafe fn releasep(mp: *mut M) -> *mut P {
+    // SAFETY: we own mp.p until we clear it here.
+    unsafe {
+        let pp = (*mp).p();
+        if pp.is_null() || (*pp).m() != mp {
+            throw!("releasep: invalid p state");
+        }
+        (*pp).m.store(null_mut(), Relaxed);
+        (*pp).status.set(PStatus::Running, PStatus::Idle);
+        (*mp).p.store(null_mut(), Relaxed);
+        pp
+    }
+}
+
+/// stopm: put the calling M on the idle list and sleep until startm hands it a P.
+unsafe fn stopm(mp: *mut M) {
+    // SAFETY: mp is the calling M, holding no P.
+    unsafe {
+        if !(*mp).p().is_null() {
+            throw!("stopm: holding p");
+        }
+        if (*mp).spinning() {
+            throw!("stopm: spinning");
+        }
+        {
+            let mut s = SCHED.locked();
+            s.mput(mp);
+            checkdead(&mut s);
+        }
+        (*mp).park.sleep();
+        (*mp).park.clear();
+        let pp = (*mp).nextp;
+        (*mp).nextp = null_mut();
+        acquirep(mp, pp);
+    }
+}
+
+/// startm: run some M on pp (an idle P if null). With `Spin::Counted` the M starts spinning
+/// (the caller counted it). `newm` says who may create a missing M.
+pub(crate) fn startm(mut pp: *mut P, spin: Spin, newm: NewM) {
+    let mut s = SCHED.locked();
+    if pp.is_null() {
+        pp = s.pidleget();
+        if pp.is_null() {
+            drop(s);
+            uncount_spinning(spin);
+            return;
+        }
+    }
+    let nmp = s.mget();
+    if nmp.is_null() && newm == NewM::BySysmon {
+        // SAFETY: pp is ours (taken above or handed to us); the pending list owns it now.
+        unsafe { (*pp).link = s.newm_pending };
+        s.newm_pending = pp;
+        drop(s);
+        uncount_spinning(spin);
+        SCHED.sysmon_note.wake_any();
+        return;
+    }
+    drop(s);
+    if nmp.is_null() {
+        if !m::newm(pp, spin) {
+            SCHED.locked().pidleput(pp);
+            uncount_spinning(spin);
+        }
+        return;
+    }
+    // SAFETY: nmp came off the idle list: it sleeps on its note and reads these after waking.
+    unsafe {
+        (*nmp).spinning.store(spin == Spin::Counted, Relaxed);
+        (*nmp).nextp = pp;
+        (*nmp).park.wakeup();
+    }
+}
+
+/// A spinning M that startm counted for could not be started.
+fn uncount_spinning(spin: Spin) {
+    if spin == Spin::Counted {
+        SCHED.nmspinning.fetch_sub(1, SeqCst);
+    }
+}
+
+/// handoffp: the calling M gives up pp (it is about to block). Start an M for it if there is
+/// work, else make it idle.
+/// # Safety
+/// The caller owns pp (Idle, released).
+pub(crate) unsafe fn handoffp(pp: *mut P, newm: NewM) {
+    // SAFETY: the caller released pp; we decide where it goes.
+    unsafe {
+        if !(*pp).runq.is_empty() || SCHED.runqsize.load(Relaxed) != 0 {
+            startm(pp, Spin::No, newm);
+            return;
+        }
+    }
+    // No local work: let it spin if nobody is looking for work.
+    if SCHED.nmspinning.load(SeqCst) + SCHED.npidle.load(SeqCst) == 0
+        && SCHED.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_ok()
+    {
+        startm(pp, Spin::Counted, newm);
+        return;
+    }
+    let mut s = SCHED.locked();
+    if s.runq.len != 0 {
+        drop(s);
+        startm(pp, Spin::No, newm);
+        return;
+    }
+    s.pidleput(pp);
+}
+
+/// wakep: try to add one more spinning M (when there is an idle P and nobody spins).
+pub(crate) fn wakep() {
+    if SCHED.npidle.load(SeqCst) == 0 {
+        return;
+    }
+    if SCHED.nmspinning.load(SeqCst) != 0 || SCHED.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
+        return;
+    }
+    startm(null_mut(), Spin::Counted, NewM::Here);
+}
+
+/// resetspinning: the calling M found work while spinning.
+unsafe fn resetspinning(mp: *mut M) {
+    // SAFETY: mp is the calling M.
+    unsafe { (*mp).spinning.store(false, Relaxed) };
+    let n = SCHED.nmspinning.fetch_sub(1, SeqCst);
+    if n == 0 {
+        throw!("resetspinning: negative nmspinning");
+    }
+    // We were perhaps the last spinner and found work: there may be more (step 3).
+    wakep();
+}
+
+/// stoplockedm: the calling M's locked G is not runnable; give away the P and sleep until
+/// startlockedm hands it back a P with the G runnable.
+unsafe fn stoplockedm(mp: *mut M) {
+    // SAFETY: mp is the calling M.
+    unsafe {
+        let gp = (*mp).lockedg();
+        if gp.is_null() || (*gp).lockedm() != mp {
+            throw!("stoplockedm: inconsistent locking");
+        }
+        // A G locked by preemption: this thread may hold libc locks (preempt/).
+        let newm = if (*gp).preempt_locked { NewM::BySysmon } else { NewM::Here };
+        if !(*mp).p().is_null() {
+            let pp = releasep(mp);
+            handoffp(pp, newm);
+        }
+        {
+            // Count ourselves idle-locked — unless a waker already handed us a P (our G was
+            // published before we got here). The waker takes us off the count (Go's
+            // incidlelocked(-1) in startlockedm): from then on the G is in transit on this M.
+            let mut s = SCHED.locked();
+            let st = (*mp).locked(&mut s).lockedwait;
+            match st {
+                LockedWait::Woken => (*mp).locked(&mut s).lockedwait = LockedWait::No,
+                LockedWait::No => {
+                    s.nmidlelocked += 1;
+                    (*mp).locked(&mut s).lockedwait = LockedWait::Counted;
+                    checkdead(&mut s);
+                }
+                LockedWait::Counted => throw!("stoplockedm: already counted idle"),
+            }
+        }
+        (*mp).park.sleep();
+        (*mp).park.clear();
+        let pp = (*mp).nextp;
+        (*mp).nextp = null_mut();
+        acquirep(mp, pp);
+    }
+}
+
+/// startlockedm: gp (runnable) is locked to another M: give that M our P and wake it, then
+/// stop the calling M.
+unsafe fn startlockedm(mp: *mut M, gp: *mut G) {
+    // SAFETY: we own gp (taken from a run queue) and our P.
+    unsafe {
+        let mp2 = (*gp).lockedm();
+        if mp2 == mp {
+            throw!("startlockedm: locked to me");
+        }
+        let pp = releasep(mp);
+        handoff_to_locked(&mut SCHED.locked(), mp2, pp);
+        stopm(mp);
+    }
+}
+
+/// Give pp to mp2, which waits (or is about to wait) in stoplockedm for its runnable G.
+/// # Safety
+/// The caller owns pp and took mp2's locked G off the run queues.
+unsafe fn handoff_to_locked(s: &mut SchedLocked, mp2: *mut M, pp: *mut P) {
+    // SAFETY: per the contract; lockedwait is under sched.lock (s).
+    unsafe {
+        let l = (*mp2).locked(s);
+        match l.lockedwait {
+            LockedWait::Counted => {
+                l.lockedwait = LockedWait::No;
+                s.nmidlelocked -= 1;
+            }
+            // It has not counted itself yet: tell it not to.
+            LockedWait::No => l.lockedwait = LockedWait::Woken,
+            LockedWait::Woken => throw!("handoff_to_locked: woken twice"),
+        }
+        (*mp2).nextp = pp;
+        (*mp2).park.wakeup();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The scheduler loop
+
+/// schedule: one round of the scheduler: find a runnable goroutine and run it. Never returns.
+/// # Safety
+/// On g0 of the calling M.
+pub(crate) unsafe fn schedule() -> ! {
+    let mp = getm();
+    // SAFETY: mp is the calling M; everything below runs on its g0.
+    unsafe {
+        if !(*mp).curg().is_null() {
+            throw!("schedule: holding a goroutine");
+        }
+        if !(*mp).lockedg().is_null() {
+            stoplockedm(mp);
+            execute(mp, (*mp).lockedg(), Slice::New);
+        }
+        loop {
+            let (gp, slice) = find_runnable(mp);
+            // find_runnable checks for retirement only at its top: if procresize retired our P
+            // while we looked, run nothing on it (at most gomaxprocs Gs run at once).
+            if (*(*mp).p()).retiring() {
+                SCHED.locked().globrunqput(gp);
+                continue;
+            }
+            if (*mp).spinning() {
+                resetspinning(mp);
+            }
+            if !(*gp).lockedm().is_null() {
+                // Hands off our P and stops this M; we come back with a new P.
+                startlockedm(mp, gp);
+                continue;
+            }
+            execute(mp, gp, slice);
+        }
+    }
+}
+
+/// With no P (and no G): wait for a P — or, if a G is locked to us, for that G — and
+/// schedule.
+/// # Safety
+/// On g0 of the calling M, which holds no P and no G.
+pub(crate) unsafe fn schedule_without_p(mp: *mut M) -> ! {
+    // SAFETY: per the contract.
+    unsafe {
+        if (*mp).lockedg().is_null() {
+            stopm(mp);
+        }
+        schedule()
+    }
+}
+
+/// execute: run gp on the calling M.
+/// # Safety
+/// On g0 of mp, which holds a P; the caller owns gp (Runnable, on no queue).
+pub(crate) unsafe fn execute(mp: *mut M, gp: *mut G, slice: Slice) -> ! {
+    // SAFETY: per the contract.
+    unsafe {
+        let pp = (*mp).p();
+        (*mp).curg.store(gp, Relaxed);
+        (*gp).m.store(mp, Relaxed);
+        (*gp).status.set(GStatus::Runnable, GStatus::Running);
+        if slice == Slice::New {
+            // A new time slice. Owner-only counters: load+store, no RMW.
+            let t = (*pp).schedtick.load(Relaxed);
+            (*pp).schedtick.store(t.wrapping_add(1), Relaxed);
+            (*pp).slice_start.store(SCHED.now.load(Relaxed), Relaxed);
+        }
+        bump(&(*pp).stats.schedules, 1);
+        *(*mp).errno_addr = (*gp).errno;
+        arch::gmp_gogo(gp)
+    }
+}
+
+/// find_runnable: a runnable goroutine for the calling M, blocking (the M goes idle) until
+/// there is one.
+unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
+    // SAFETY: mp is the calling M; its P is ours; every P and G reached is live.
+    unsafe {
+        'top: loop {
+            let pp = (*mp).p();
+            // A P beyond gomaxprocs retires at this schedule point (see p.rs).
+            if (*pp).retiring() {
+                let mut s = SCHED.locked();
+                if (*pp).retiring() {
+                    releasep(mp);
+                    s.pidleput(pp); // retires it: its queued Gs move to the global queue
+                    // Those Gs need an M: start one on an idle P (as injectglist does).
+                    let pp2 = if s.runq.len != 0 { s.pidleget() } else { null_mut() };
+                    drop(s);
+                    if !pp2.is_null() {
+                        startm(pp2, Spin::No, NewM::Here);
+                    }
+                    if (*mp).spinning() && stop_spinning(mp) {
+                        continue 'top;
+                    }
+                    stopm(mp);
+                    continue 'top;
+                }
+            }
+
+            // Fairness: now and then look at the global queue first.
+            if (*pp).schedtick.load(Relaxed).is_multiple_of(GLOBAL_TICK) && SCHED.runqsize.load(Relaxed) > 0 {
+                let gp = SCHED.locked().globrunqget(pp, 1);
+                if !gp.is_null() {
+                    return (gp, Slice::New);
+                }
+            }
+
+            if let Some((gp, inherit)) = (*pp).runq.get() {
+                return (gp, if inherit { Slice::Inherit } else { Slice::New });
+            }
+
+            if SCHED.runqsize.load(Relaxed) != 0 {
+                let gp = SCHED.locked().globrunqget(pp, 0);
+                if !gp.is_null() {
+                    return (gp, Slice::New);
+                }
+            }
+
+            // Steal, if spinning is allowed: at most half the busy Ps have a spinning M.
+            let procs = SCHED.gomaxprocs.load(Relaxed);
+            if (*mp).spinning() || 2 * SCHED.nmspinning.load(SeqCst) < procs.saturating_sub(SCHED.npidle.load(SeqCst)) {
+                if !(*mp).spinning() {
+                    (*mp).spinning.store(true, Relaxed);
+                    SCHED.nmspinning.fetch_add(1, SeqCst);
+                }
+                let gp = steal_work(mp, pp);
+                if !gp.is_null() {
+                    return (gp, Slice::New);
+                }
+            }
+
+            // Nothing: give up the P. Re-check the global queue under the lock first.
+            let mut s = SCHED.locked();
+            if s.runq.len != 0 {
+                let gp = s.globrunqget(pp, 0);
+                return (gp, Slice::New);
+            }
+            releasep(mp);
+            s.pidleput(pp);
+            drop(s);
+
+            if (*mp).spinning() && stop_spinning(mp) {
+                continue 'top;
+            }
+            // The last M to go idle gives back surplus stack memory: never while work runs
+            // (the madvise would cost the busy Ms TLB shootdowns and fresh page faults).
+            if SCHED.npidle.load(Relaxed) == SCHED.gomaxprocs.load(Relaxed) {
+                crate::sched::sched::scavenge_stacks();
+            }
+            stopm(mp);
+        }
+    }
+}
+
+/// The delicate dance (step 4 of the parking protocol): a spinning M that holds no P stops
+/// spinning, then looks at every queue once more. True if it found work and took an idle P
+/// (spinning again): go back to the top of find_runnable.
+unsafe fn stop_spinning(mp: *mut M) -> bool {
+    // SAFETY: mp is the calling M; Ps are never freed.
+    unsafe {
+        (*mp).spinning.store(false, Relaxed);
+        // SeqCst RMW + fence: the decrement is ordered before the loads below.
+        if SCHED.nmspinning.fetch_sub(1, SeqCst) == 0 {
+            throw!("stop_spinning: negative nmspinning");
+        }
+        fence(SeqCst);
+        let work = SCHED.runqsize.load(Relaxed) != 0
+            || (0..SCHED.nallp.load(Acquire)).any(|i| {
+                let p2 = SCHED.p(i);
+                (*p2).status.load(Relaxed) != PStatus::Dead && !(*p2).runq.is_empty()
+            });
+        if work {
+            let pp2 = SCHED.locked().pidleget();
+            if !pp2.is_null() {
+                acquirep(mp, pp2);
+                (*mp).spinning.store(true, Relaxed);
+                SCHED.nmspinning.fetch_add(1, SeqCst);
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// stealWork: up to 4 rounds over all Ps in random order, taking half of a victim's queue;
+/// runnext only in the last round.
+unsafe fn steal_work(mp: *mut M, pp: *mut P) -> *mut G {
+    // SAFETY: we own pp; victims are live Ps (never freed).
+    unsafe {
+        let n = SCHED.nallp.load(Acquire);
+        if n <= 1 {
+            return null_mut();
+        }
+        for round in 0..STEAL_TRIES {
+            let steal_next = round == STEAL_TRIES - 1;
+            // Random order: a random start and a stride coprime with n visit every P once.
+            let start = (*mp).fastrand() % n;
+            let mut stride = (*mp).fastrand() % n;
+            while gcd(stride, n) != 1 {
+                stride = (stride + 1) % n;
+            }
+            let mut i = start;
+            for _ in 0..n {
+                let p2 = SCHED.p(i);
+                i = (i + stride) % n;
+                // Any live P may hold runnable Gs: one in a syscall, or one released and on its
+                // way to a new M (still Idle while that thread starts). Ps on the idle list
+                // have empty queues, which the steal sees at once.
+                if p2 == pp || (*p2).status.load(Relaxed) == PStatus::Dead {
+                    continue;
+                }
+                let running = || (*p2).status.load(Relaxed) == PStatus::Running && !(*p2).m().is_null();
+                if let Some((gp, k)) = (*pp).runq.steal(&(*p2).runq, steal_next, &running) {
+                    bump(&(*pp).stats.steals, k as u64);
+                    return gp;
+                }
+            }
+            if SCHED.runqsize.load(Relaxed) != 0 {
+                let gp = SCHED.locked().globrunqget(pp, 0);
+                if !gp.is_null() {
+                    return gp;
+                }
+            }
+        }
+        null_mut()
+    }
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+// ---------------------------------------------------------------------------------------------
+// Goroutine transitions, on g0 (entered through mcall)
+
+/// runqput: put a runnable G on pp's local queue (runnext with `next`); overflow goes global.
+/// # Safety
+/// The caller owns pp and gp.
+pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*pp).runq.put(gp, next, &mut |batch| {
+            let mut s = SCHED.locked();
+            for &g1 in batch {
+                s.globrunqput(g1);
+            }
+        })
+    }
+}
+
+/// mcall: switch the running goroutine gp out to g0 and call `f(gp)` there. No runtime lock
+/// may be held across the switch (the lock rule, lock/mod.rs).
+/// # Safety
+/// Called by the goroutine running on mp; `f` never returns.
+pub(crate) unsafe fn mcall(mp: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*mp).assert_no_locks_held("mcall: runtime lock held across a goroutine switch");
+        arch::gmp_mcall(f)
+    }
+}
+
+/// dropg: drop the association between the calling M and its current G.
+/// # Safety
+/// mp is the calling M and gp its curg, switched out.
+pub(crate) unsafe fn dropg(mp: *mut M, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*gp).errno = *(*mp).errno_addr;
+        (*gp).m.store(null_mut(), Relaxed);
+        (*mp).curg.store(null_mut(), Relaxed);
+    }
+}
+
+/// park_m: gp parks (gopark). Runs on g0 after gp's context was saved.
+unsafe extern "C" fn park_m(gp: *mut G) -> ! {
+    let mp = getm();
+    // SAFETY: mp is the calling M; gp was its curg and its context is saved.
+    unsafe {
+        dropg(mp, gp);
+        (*gp).status.cas(GStatus::Running, GStatus::Waiting);
+        if let Some(f) = (*mp).waitunlockf.take() {
+            let lock = (*mp).waitlock;
+            (*mp).waitlock = null_mut();
+            // Not parked after all: resume at once — unless a waker already readied it, in
+            // which case it is on a run queue and will run from there.
+            if !f(gp, lock) && (*gp).status.try_cas(GStatus::Waiting, GStatus::Runnable) {
+                execute(mp, gp, Slice::Inherit);
+            }
+        }
+        schedule()
+    }
+}
+
+/// gosched_m: gp yields: to the back of the global queue.
+unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
+    let mp = getm();
+    // SAFETY: as park_m.
+    unsafe {
+        dropg(mp, gp);
+        (*gp).status.set(GStatus::Running, GStatus::Runnable);
+        yield_global(mp, gp, NewM::Here)
+    }
+}
+
+/// The calling M's G, switched out and Runnable, goes to the back of the global queue (a yield
+/// or a preemption). With nothing local, find_runnable would take from the global queue
+/// next, so take the head under this same lock (one G, not a batch: the next yield pays for
+/// the lock anyway, and a batch would cost a run-queue CAS per G), and:
+/// - if this M may run it (it is unlocked and so is the M, or it is the M's own locked G —
+///   the yielding G itself when nothing else is runnable), run it;
+/// - if it is locked to another M, give that M the P directly (one wake-up; through
+///   schedule() it would take two: an M to find the G, then the G's M).
+///
+/// Otherwise, or on a retiring P, go through schedule(). With `NewM::BySysmon` (the
+/// preemption path) no M is started here.
+/// # Safety
+/// On g0 of mp, which holds a P; gp was its curg and is now Runnable on no queue.
+pub(crate) unsafe fn yield_global(mp: *mut M, gp: *mut G, newm: NewM) -> ! {
+    // SAFETY: per the contract; Gs on the global queue are live and owned by it.
+    unsafe {
+        let pp = (*mp).p();
+        let mut s = SCHED.locked();
+        s.globrunqput(gp);
+        if (*pp).runq.is_empty() && !(*pp).retiring() {
+            let next = s.runq.head;
+            let mp2 = (*next).lockedm();
+            let here = (*mp).lockedg();
+            if (mp2.is_null() && here.is_null()) || (mp2 == mp && next == here) {
+                let next = s.globrunqget(pp, 1);
+                drop(s);
+                if newm == NewM::Here {
+                    wakep();
+                }
+                execute(mp, next, Slice::New);
+            }
+            if !mp2.is_null() && mp2 != mp {
+                let next = s.globrunqget(pp, 1);
+                debug_assert!((*next).lockedm() == mp2);
+                releasep(mp);
+                handoff_to_locked(&mut s, mp2, pp);
+                drop(s);
+                schedule_without_p(mp);
+            }
+        }
+        drop(s);
+        if newm == NewM::Here {
+            wakep();
+        }
+        schedule()
+    }
+}
+
+/// goexit0: gp has finished (returned or goexit). Its G and stack go to the free list.
+unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
+    let mp = getm();
+    // SAFETY: as park_m; after gfput we no longer touch gp.
+    unsafe {
+        dropg(mp, gp);
+        (*gp).status.set(GStatus::Running, GStatus::Dead);
+        if !(*gp).lockedm().is_null() {
+            // Go kills a thread whose goroutine exits locked; Ms here are never destroyed, so
+            // the lock simply ends with the goroutine.
+            (*gp).lockedm.store(null_mut(), Relaxed);
+            (*gp).lock_depth = 0;
+            (*mp).lockedg.store(null_mut(), Relaxed);
+        }
+        let main_wait = (*gp).main_wait;
+        let pp = (*mp).p();
+        gfput(pp, gp);
+        bump(&(*pp).stats.ended, 1);
+        if !main_wait.is_null() {
+            // SAFETY: gmp_main keeps its wait alive until it is reported.
+            (*main_wait).done();
+        }
+        schedule()
+    }
+}
+
+/// goexit1: where a goroutine's function returns to (asm/gostart.S calls it through r13).
+pub(crate) unsafe extern "C" fn goexit1() -> ! {
+    // SAFETY: we are on a goroutine stack that is done; goexit0 never returns.
+    unsafe { mcall(getm(), goexit0) };
+    throw!("goexit1: returned")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Go's mechanisms as the C face uses them (ffi/ translates arguments and errors only)
+
+/// newproc1: a G ready to start `f(arg)`, with a fresh id, Runnable and on no queue.
+/// `pp` is the caller's P (null in thread context). None if no stack can be had.
+/// # Safety
+/// The caller owns pp (if non-null).
+unsafe fn newproc1(pp: *mut P, f: usize, arg: usize, main_wait: *const MainWait) -> Option<*mut G> {
+    // SAFETY: per the contract; a G from the free list is dead and ours.
+    unsafe {
+        let mut gp = gfget(pp);
+        if gp.is_null() {
+            let st = stack::stack_alloc(SCHED.stack_size.load(Relaxed))?;
+            gp = G::new_boxed(st);
+            SCHED.allgs_push(gp);
+            (*gp).status.set(GStatus::Idle, GStatus::Dead);
+        }
+        (*gp).prepare(f, arg);
+        (*gp).main_wait = main_wait;
+        let goid = if pp.is_null() { SCHED.goidgen.fetch_add(1, Relaxed) + 1 } else { (*pp).next_goid() };
+        (*gp).goid.store(goid, Relaxed);
+        if pp.is_null() {
+            SCHED.spawned_nop.fetch_add(1, Relaxed);
+        } else {
+            bump(&(*pp).stats.spawned, 1);
+        }
+        (*gp).status.set(GStatus::Dead, GStatus::Runnable);
+        Some(gp)
+    }
+}
+
+/// newproc: `go f(arg)` from any context. Returns the new goroutine's id; `Err(ENOMEM)` when
+/// no stack can be had (or the runtime's start error).
+pub(crate) fn newproc(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) -> Result<i64, i32> {
+    newproc_main(f, arg, core::ptr::null())
+}
+
+fn newproc_main(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void, main_wait: *const MainWait) -> Result<i64, i32> {
+    ensure_started()?;
+    let (f, arg) = (f as usize, arg as usize);
+    let c = ctx();
+    match c {
+        // SAFETY: mp is this thread's M.
+        Ctx::G(mp, _) | Ctx::G0(mp) if !unsafe { (*mp).p() }.is_null() => {
+            // SAFETY: with m.locks raised, mp keeps its P for the duration; we own it.
+            unsafe {
+                (*mp).acquirem();
+                let pp = (*mp).p();
+                let r = match newproc1(pp, f, arg, main_wait) {
+                    Some(gp) => {
+                        let id = (*gp).goid();
+                        runqput(pp, gp, true);
+                        wakep();
+                        Ok(id)
+                    }
+                    None => Err(libc::ENOMEM),
+                };
+                (*mp).releasem();
+                r
+            }
+        }
+        _ => {
+            if matches!(c, Ctx::Thread) {
+                SCHED.note_external_caller();
+            }
+            // SAFETY: no P is owned here.
+            let gp = unsafe { newproc1(null_mut(), f, arg, main_wait) }.ok_or(libc::ENOMEM)?;
+            // SAFETY: gp is ours until queued.
+            let id = unsafe { (*gp).goid() };
+            injectglist(gp);
+            Ok(id)
+        }
+    }
+}
+
+/// injectglist: make a Runnable G run from thread context (or with no P): global queue, and
+/// start an idle P for it under the same lock, so the G cannot be stranded.
+fn injectglist(gp: *mut G) {
+    let mut s = SCHED.locked();
+    s.globrunqput(gp);
+    let pp = s.pidleget();
+    drop(s);
+    if !pp.is_null() {
+        startm(pp, Spin::No, NewM::Here);
+    }
+}
+
+/// Go's runtime.main, for gmp_main: run `f(arg)` as the main goroutine and wait for it (thread
+/// context only). `Err(EDEADLK)` if checkdead finds every goroutine asleep for good.
+pub(crate) fn gomain(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) -> Result<(), i32> {
+    if !matches!(ctx(), Ctx::Thread) {
+        return Err(libc::EPERM);
+    }
+    ensure_started()?;
+    let wait = MainWait::new();
+    newproc_main(f, arg, &wait)?;
+    // Registered after the main G is queued: checkdead then sees it as runnable, not dead.
+    if !SCHED.ext_many.load(Relaxed) {
+        wait.register();
+    }
+    let st = wait.wait();
+    wait.unregister();
+    match st {
+        MainState::Deadlock => {
+            os::write_err(b"gmp: fatal error: all goroutines are asleep - deadlock!\n");
+            Err(libc::EDEADLK)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// gopark: park the calling goroutine; `unlockf(gp, lock)` runs on g0 once it is switched
+/// out (false: resume at once). `Err(EPERM)` outside a goroutine.
+pub(crate) fn gopark(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(), i32> {
+    let Ctx::G(mp, _) = ctx() else { return Err(libc::EPERM) };
+    // SAFETY: mp is our M; park_m reads these on this M's g0 right after the switch.
+    unsafe {
+        (*mp).waitunlockf = unlockf;
+        (*mp).waitlock = lock;
+        mcall(mp, park_m);
+    }
+    Ok(())
+}
+
+/// ready (goready): make a parked G runnable — in the caller's runnext when called on an M
+/// with a P, else through the global queue. `Err(EINVAL)` if gp is not parked.
+/// # Safety
+/// gp is a G of this runtime (Gs are never freed).
+pub(crate) unsafe fn ready(gp: *mut G) -> Result<(), i32> {
+    if !crate::sched::schedinit::started() {
+        return Err(libc::EINVAL);
+    }
+    // Exactly one caller wins Waiting -> Runnable and owns the G (see g.rs).
+    // SAFETY: per the contract.
+    if !unsafe { (*gp).status.try_cas(GStatus::Waiting, GStatus::Runnable) } {
+        return Err(libc::EINVAL);
+    }
+    let c = ctx();
+    match c {
+        // SAFETY: reading our own M's P.
+        Ctx::G(mp, _) | Ctx::G0(mp) if !unsafe { (*mp).p() }.is_null() => {
+            // SAFETY: with m.locks raised we keep our P; we own gp.
+            unsafe {
+                (*mp).acquirem();
+                runqput((*mp).p(), gp, true);
+                wakep();
+                (*mp).releasem();
+            }
+        }
+        _ => {
+            if matches!(c, Ctx::Thread) {
+                SCHED.note_external_caller();
+            }
+            injectglist(gp)
+        }
+    }
+    Ok(())
+}
+
+/// gosched: the calling goroutine yields (runtime.Gosched); a plain thread sched_yields.
+pub(crate) fn gosched() {
+    match ctx() {
+        Ctx::G(mp, _) => {
+            // SAFETY: mp is our M and holds a P while a goroutine runs; mcall saves us and
+            // gosched_m never returns to this frame until we are rescheduled.
+            unsafe {
+                bump(&(*(*mp).p()).stats.yields, 1);
+                mcall(mp, gosched_m);
+            }
+        }
+        _ => os::osyield(),
+    }
+}
+
+/// goexit: end the calling goroutine (runtime.Goexit). `Err(EPERM)` outside a goroutine.
+pub(crate) fn goexit() -> Result<core::convert::Infallible, i32> {
+    let Ctx::G(mp, _) = ctx() else { return Err(libc::EPERM) };
+    // SAFETY: goexit0 ends this goroutine; nothing on its stack is used again.
+    unsafe { mcall(mp, goexit0) };
+    throw!("goexit: goexit0 returned")
+}
+
+/// lockOSThread: pin the calling goroutine to its M (nesting counted). `Err(EPERM)` outside a
+/// goroutine.
+pub(crate) fn lock_os_thread() -> Result<(), i32> {
+    let Ctx::G(mp, gp) = ctx() else { return Err(libc::EPERM) };
+    // SAFETY: gp is the running goroutine and mp its M; these fields are written only by the
+    // goroutine itself while running.
+    unsafe {
+        (*gp).lock_depth += 1;
+        (*gp).lockedm.store(mp, Relaxed);
+        (*mp).lockedg.store(gp, Relaxed);
+    }
+    Ok(())
+}
+
+/// unlockOSThread: undo one lockOSThread. `Err(EPERM)` outside a goroutine, `Err(EINVAL)`
+/// without a matching lock.
+pub(crate) fn unlock_os_thread() -> Result<(), i32> {
+    let Ctx::G(mp, gp) = ctx() else { return Err(libc::EPERM) };
+    // SAFETY: as lock_os_thread.
+    unsafe {
+        if (*gp).lock_depth == 0 {
+            return Err(libc::EINVAL);
+        }
+        (*gp).lock_depth -= 1;
+        if (*gp).lock_depth == 0 {
+            (*gp).lockedm.store(null_mut(), Relaxed);
+            (*mp).lockedg.store(null_mut(), Relaxed);
+        }
+    }
+    Ok(())
+}
+
+/// preemptone: ask the M running pp's G to preempt it. True if a request was made.
+pub(crate) fn preemptone(pp: *mut P) -> bool {
+    // SAFETY: pp is live; its m and that M's curg are read racily (Go does the same): a stale
+    // read at worst preempts the G that replaced it, which is harmless.
+    unsafe {
+        let mp = (*pp).m();
+        if mp.is_null() {
+            return false;
+        }
+        let gp = (*mp).curg();
+        if gp.is_null() || gp == (*mp).gregs.g0 {
+            return false;
+        }
+        (*gp).preempt.store(true, Release);
+        crate::preempt::asyncpreempt::preempt_m(mp);
+        true
+    }
+}
