@@ -1,8 +1,12 @@
 # libgmp — build, demo, tests, benchmarks, install.
 #   make demo     build the library and run examples-c/demo.c
 #   make check    all tests: Rust unit + loom model check + C tests at GMP_MAXPROCS=1,2,8
+#                 (and at 2 against a debug build) + install check (c-tests/install_check.sh)
 #   make bench    C benchmarks beside their Go twins (Go column only where `go` is installed)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local [DESTDIR=...]   after `make` (never builds); `make uninstall`
+#                 undoes it. Under include/gmp-sched/ and lib/gmp-sched/, so GNU MP is never
+#                 shadowed, plus gmp-sched.pc and a CMake package (mk/install.mk)
+# The SONAME is libgmp.so.0, so `lib` (and `lib-debug`) add target/*/libgmp.so.0 -> libgmp.so.
 # Every link line puts this build's directory first (-L ... -Wl,-rpath,...): Debian's GNU MP
 # also installs a libgmp.so.
 
@@ -14,12 +18,17 @@ LIBDIR  := $(CURDIR)/target/release
 CFLAGS  ?= -O2 -g -Wall -Wextra
 LINK     = -L$(LIBDIR) -Wl,-rpath,$(LIBDIR) -lgmp -lpthread
 
-.PHONY: all lib demo check test-rust test-loom test-c test-examples header-check bench install clean
+.PHONY: all lib lib-debug demo check test-rust test-loom test-c test-c-debug test-examples test-install header-check bench install uninstall clean
 
 all: lib
 
 lib:
 	$(CARGO) build --release
+	ln -sf libgmp.so target/release/libgmp.so.0
+
+lib-debug:
+	$(CARGO) build
+	ln -sf libgmp.so target/debug/libgmp.so.0
 
 target/examples/%: examples-c/%.c lib
 	@mkdir -p target/examples
@@ -32,7 +41,7 @@ target/examples/%: examples-c/%.cpp lib
 demo: target/examples/demo
 	./target/examples/demo
 
-check: lib header-check test-rust test-loom test-examples test-c
+check: lib header-check test-rust test-loom test-examples test-c test-c-debug test-install
 
 # The examples must keep building; the C++ one checks its own result.
 test-examples: target/examples/demo target/examples/lambda
@@ -51,14 +60,18 @@ test-loom:
 test-c: lib
 	bash c-tests/run.sh $(LIBDIR)
 
+# The C suite against a debug build (debug_assert!s, status and lock-rank checks), one setting.
+test-c-debug: lib-debug
+	PROCS=2 VALGRIND_TESTS= bash c-tests/run.sh $(CURDIR)/target/debug
+
+# Installs to a temporary prefix and builds against it (pkg-config, CMake) beside GNU MP.
+test-install: lib
+	bash c-tests/install_check.sh
+
 bench: lib
 	bash bench/run.sh $(LIBDIR)
 
-install: lib
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 755 $(LIBDIR)/libgmp.so $(DESTDIR)$(PREFIX)/lib/libgmp.so
-	install -m 644 include/gmp.h $(DESTDIR)$(PREFIX)/include/gmp.h
-	sed -e 's|@PREFIX@|$(PREFIX)|g' gmp-sched.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/gmp-sched.pc
-
 clean:
 	$(CARGO) clean
+
+include mk/install.mk

@@ -7,6 +7,9 @@ fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
 
+    // 0. SONAME libgmp.so.0: binaries record NEEDED libgmp.so.0, which GNU MP never provides.
+    println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libgmp.so.0");
+
     // 1. Assembly: one file per job.
     let mut asm: Vec<PathBuf> = fs::read_dir(root.join("asm"))
         .unwrap()
