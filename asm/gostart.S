@@ -7,7 +7,9 @@
  * gmp_gostart pushes gmp_goexit as the return address (the stack is first written here, by the
  * goroutine itself, so a spawned-but-not-yet-run G costs no stack page) and jumps to fn(arg),
  * which starts with rsp = 8 mod 16 exactly as after a call. When fn returns it lands in
- * gmp_goexit with r13 intact (callee-saved), which calls the runtime to end the goroutine.
+ * gmp_goexit (just past its leading nop) with r13 intact (callee-saved), which calls the
+ * runtime to end the goroutine. Both functions mark rip undefined, so a backtrace of a
+ * goroutine ends cleanly at its function.
  */
         .text
 
@@ -18,7 +20,7 @@
 gmp_gostart:
         .cfi_startproc
         .cfi_undefined rip                    /* outermost frame for unwinders */
-        leaq    gmp_goexit(%rip), %rax
+        leaq    gmp_goexit+1(%rip), %rax      /* after goexit's leading nop (see below) */
         pushq   %rax
         movq    %r12, %rdi
         jmpq    *%rbx
@@ -30,6 +32,8 @@ gmp_gostart:
 gmp_goexit:
         .cfi_startproc
         .cfi_undefined rip
+        nop                                   /* unwinders look up return address - 1: it lands
+                                                 here, inside this FDE, and stop (Go's goexit) */
         andq    $-16, %rsp
         callq   *%r13                         /* sched::proc::goexit1: never returns */
         ud2

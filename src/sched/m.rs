@@ -152,15 +152,16 @@ impl M {
     }
 
     /// acquirem: the calling goroutine enters the runtime; no preemption until releasem.
-    /// Only on this M's own thread.
+    /// Only on this M's own thread: a load and a store, not an RMW (only this thread writes
+    /// the counter; its signal handler only reads it, and sees program order).
     #[inline]
     pub(crate) fn acquirem(&self) {
-        self.locks.fetch_add(1, Relaxed);
+        self.locks.store(self.locks.load(Relaxed) + 1, Relaxed);
     }
 
     #[inline]
     pub(crate) fn releasem(&self) {
-        self.locks.fetch_sub(1, Relaxed);
+        self.locks.store(self.locks.load(Relaxed) - 1, Relaxed);
     }
 
     /// Raise `locks` for a runtime lock of `rank` (lock/mod.rs), checking the lock order in
