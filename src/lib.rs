@@ -23,6 +23,8 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![allow(clippy::missing_safety_doc)]
+// A loom build is only for its model tests; without them the modeled pieces go unused.
+#![cfg_attr(all(loom, not(test)), allow(dead_code))]
 
 #[macro_use]
 pub(crate) mod debug;
@@ -42,7 +44,12 @@ pub(crate) mod preempt;
 pub(crate) mod sched;
 /// Under loom only the lock-free protocols are built, from their own files.
 #[cfg(loom)]
+pub(crate) mod lock {
+    pub(crate) mod note;
+}
+#[cfg(loom)]
 pub(crate) mod sched {
+    pub(crate) mod idle;
     pub(crate) mod runq;
 }
 

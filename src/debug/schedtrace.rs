@@ -54,9 +54,9 @@ pub(crate) fn schedtrace(detail: bool) {
         "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={}",
         ms,
         procs,
-        SCHED.npidle.load(Relaxed),
+        SCHED.idle.npidle(),
         SCHED.mcount.load(Relaxed),
-        SCHED.nmspinning.load(Relaxed),
+        SCHED.idle.nmspinning(),
         nmidle,
         global
     );

@@ -7,6 +7,8 @@
 //!   gate for both: status.rs;
 //! - "Threads and the g register": m.rs;
 //! - "Run queue": runq.rs (Go's lock-free per-P ring, exhaustively tested and model-checked);
+//! - idle/spinning accounting (npidle, nmspinning, the lock-free halves of wakep and the
+//!   spinning transitions): idle.rs (model-checked);
 //! - the global state under sched.lock (run queue, idle lists, free Gs, procresize): sched.rs;
 //! - syscalls: syscall.rs; sysmon: sysmon.rs; deadlock detection: checkdead.rs; start-up and
 //!   GOMAXPROCS: schedinit.rs.
@@ -16,6 +18,7 @@
 
 pub(crate) mod checkdead;
 pub(crate) mod g;
+pub(crate) mod idle;
 pub(crate) mod m;
 pub(crate) mod p;
 pub(crate) mod proc;

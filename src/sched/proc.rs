@@ -27,11 +27,18 @@
 //!    work and is looking in other Ps' queues and the global queue. At most half the busy Ps
 //!    have one.
 //! 2. When a G is readied, if there is an idle P and no spinning M, `wakep` makes an M spin.
+//!    The producer's queue store is ordered before its reads of npidle/nmspinning by a
+//!    StoreLoad barrier (`fence(SeqCst)` in `Idle::wakep`; Go's is runqput's XCHG).
 //! 3. A spinning M that finds work stops spinning and, if it was the last, calls `wakep` (there
 //!    may be more work).
-//! 4. A spinning M that finds nothing drops its P, decrements nmspinning (SeqCst), and then
-//!    re-checks every P's queue once more before sleeping (the "delicate dance"): a producer
-//!    that saw nmspinning > 0 before the decrement relied on this M to find its G.
+//! 4. A spinning M that finds nothing drops its P, decrements nmspinning (SeqCst), and then,
+//!    after a StoreLoad barrier, re-checks every P's queue once more before sleeping (the
+//!    "delicate dance"): a producer that saw nmspinning > 0 before the decrement relied on
+//!    this M to find its G. With barriers on both sides, either the producer sees the
+//!    decrement (and wakes a spinner) or the spinner sees the G.
+//!
+//! The counters and the lock-free halves of steps 2-4 live in sched/idle.rs, model-checked
+//! with loom against the real run queue (idle/loom_tests.rs).
 //!
 //! Idle Ms sleep on their note (a futex, after a brief spin): an idle runtime uses no CPU.
 //!
@@ -51,7 +58,7 @@ use crate::sched::p::{bump, PStatus, P};
 use crate::sched::sched::{gfget, gfput, SchedLocked, SCHED};
 use crate::sched::schedinit::ensure_started;
 use core::ptr::null_mut;
-use core::sync::atomic::{fence, Ordering::*};
+use core::sync::atomic::Ordering::*;
 use libc::c_void;
 
 /// Goroutines-per-global-check fairness tick (Go's 61).
@@ -207,7 +214,7 @@ pub(crate) fn startm(mut pp: *mut P, spin: Spin, newm: NewM) {
 /// A spinning M that startm counted for could not be started.
 fn uncount_spinning(spin: Spin) {
     if spin == Spin::Counted {
-        SCHED.nmspinning.fetch_sub(1, SeqCst);
+        SCHED.idle.uncount_spinning();
     }
 }
 
@@ -224,9 +231,7 @@ pub(crate) unsafe fn handoffp(pp: *mut P, newm: NewM) {
         }
     }
     // No local work: let it spin if nobody is looking for work.
-    if SCHED.nmspinning.load(SeqCst) + SCHED.npidle.load(SeqCst) == 0
-        && SCHED.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_ok()
-    {
+    if SCHED.idle.handoffp() {
         startm(pp, Spin::Counted, newm);
         return;
     }
@@ -239,25 +244,19 @@ pub(crate) unsafe fn handoffp(pp: *mut P, newm: NewM) {
     s.pidleput(pp);
 }
 
-/// wakep: try to add one more spinning M (when there is an idle P and nobody spins).
+/// wakep: try to add one more spinning M (when there is an idle P and nobody spins). The
+/// caller has just published work (step 2); `Idle::wakep` orders that before its checks.
 pub(crate) fn wakep() {
-    if SCHED.npidle.load(SeqCst) == 0 {
-        return;
+    if SCHED.idle.wakep() {
+        startm(null_mut(), Spin::Counted, NewM::Here);
     }
-    if SCHED.nmspinning.load(SeqCst) != 0 || SCHED.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_err() {
-        return;
-    }
-    startm(null_mut(), Spin::Counted, NewM::Here);
 }
 
 /// resetspinning: the calling M found work while spinning.
 unsafe fn resetspinning(mp: *mut M) {
     // SAFETY: mp is the calling M.
     unsafe { (*mp).spinning.store(false, Relaxed) };
-    let n = SCHED.nmspinning.fetch_sub(1, SeqCst);
-    if n == 0 {
-        throw!("resetspinning: negative nmspinning");
-    }
+    SCHED.idle.resetspinning();
     // We were perhaps the last spinner and found work: there may be more (step 3).
     wakep();
 }
@@ -459,10 +458,10 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
 
             // Steal, if spinning is allowed: at most half the busy Ps have a spinning M.
             let procs = SCHED.gomaxprocs.load(Relaxed);
-            if (*mp).spinning() || 2 * SCHED.nmspinning.load(SeqCst) < procs.saturating_sub(SCHED.npidle.load(SeqCst)) {
+            if (*mp).spinning() || SCHED.idle.may_spin(procs) {
                 if !(*mp).spinning() {
                     (*mp).spinning.store(true, Relaxed);
-                    SCHED.nmspinning.fetch_add(1, SeqCst);
+                    SCHED.idle.start_spinning();
                 }
                 let gp = steal_work(mp, pp);
                 if !gp.is_null() {
@@ -485,7 +484,7 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
             }
             // The last M to go idle gives back surplus stack memory: never while work runs
             // (the madvise would cost the busy Ms TLB shootdowns and fresh page faults).
-            if SCHED.npidle.load(Relaxed) == SCHED.gomaxprocs.load(Relaxed) {
+            if SCHED.idle.npidle() == SCHED.gomaxprocs.load(Relaxed) {
                 crate::sched::sched::scavenge_stacks();
             }
             stopm(mp);
@@ -500,22 +499,20 @@ unsafe fn stop_spinning(mp: *mut M) -> bool {
     // SAFETY: mp is the calling M; Ps are never freed.
     unsafe {
         (*mp).spinning.store(false, Relaxed);
-        // SeqCst RMW + fence: the decrement is ordered before the loads below.
-        if SCHED.nmspinning.fetch_sub(1, SeqCst) == 0 {
-            throw!("stop_spinning: negative nmspinning");
-        }
-        fence(SeqCst);
-        let work = SCHED.runqsize.load(Relaxed) != 0
-            || (0..SCHED.nallp.load(Acquire)).any(|i| {
-                let p2 = SCHED.p(i);
-                (*p2).status.load(Relaxed) != PStatus::Dead && !(*p2).runq.is_empty()
-            });
+        // Decrement, fence, then these loads (see Idle::stop_spinning).
+        let work = SCHED.idle.stop_spinning(|| {
+            SCHED.runqsize.load(Relaxed) != 0
+                || (0..SCHED.nallp.load(Acquire)).any(|i| {
+                    let p2 = SCHED.p(i);
+                    (*p2).status.load(Relaxed) != PStatus::Dead && !(*p2).runq.is_empty()
+                })
+        });
         if work {
             let pp2 = SCHED.locked().pidleget();
             if !pp2.is_null() {
                 acquirep(mp, pp2);
                 (*mp).spinning.store(true, Relaxed);
-                SCHED.nmspinning.fetch_add(1, SeqCst);
+                SCHED.idle.start_spinning();
                 return true;
             }
         }

@@ -10,6 +10,7 @@ use crate::lock::{Guard, Mutex, Rank};
 use crate::os::stack;
 use crate::sched::checkdead::MainWait;
 use crate::sched::g::{GQueue, G};
+use crate::sched::idle::Idle;
 use crate::sched::m::M;
 use crate::sched::p::{PStatus, P, MAX_PROCS};
 use crate::sched::runq::RUNQ_SIZE;
@@ -24,7 +25,7 @@ pub(crate) struct SchedLocked {
     /// Idle Ms (linked through m.schedlink) and their count.
     pub midle: *mut M,
     pub nmidle: u32,
-    /// Idle Ps (linked through p.link); the count is `Sched::npidle`.
+    /// Idle Ps (linked through p.link); the count is `Sched::idle`'s npidle.
     pub pidle: *mut P,
     /// Ms asleep in stoplockedm, waiting for their locked G (for checkdead).
     pub nmidlelocked: u32,
@@ -42,11 +43,10 @@ pub(crate) struct Sched {
     /// Mirrors of locked counts, read without the lock (Go reads sched.runqsize racily too):
     /// written under sched.lock; a stale read only costs a needless lock or a later pick-up.
     pub runqsize: AtomicU64,
-    pub npidle: AtomicU32,
-    /// Ms spinning in find_runnable. SeqCst: the last spinner's decrement is ordered before its
-    /// re-check of the run queues, against the producers' queue write before their wakep read
-    /// (see "Worker thread parking/unparking" in sched/proc.rs).
-    pub nmspinning: AtomicU32,
+    /// sched.npidle and sched.nmspinning, and the lock-free halves of wakep, handoffp and the
+    /// spinning transitions (sched/idle.rs; see "Worker thread parking/unparking" in
+    /// sched/proc.rs).
+    pub idle: Idle,
     pub gomaxprocs: AtomicU32,
     /// Ps created so far (allp[0..nallp] are non-null; never shrinks).
     pub nallp: AtomicU32,
@@ -108,8 +108,7 @@ pub(crate) static SCHED: Sched = Sched {
         newm_pending: null_mut(),
     }),
     runqsize: AtomicU64::new(0),
-    npidle: AtomicU32::new(0),
-    nmspinning: AtomicU32::new(0),
+    idle: Idle::new(),
     gomaxprocs: AtomicU32::new(0),
     nallp: AtomicU32::new(0),
     allp: [const { AtomicPtr::new(null_mut()) }; MAX_PROCS],
@@ -288,7 +287,7 @@ impl SchedLocked {
             (*pp).link = self.pidle;
         }
         self.pidle = pp;
-        SCHED.npidle.fetch_add(1, SeqCst);
+        SCHED.idle.pidleput(1);
     }
 
     pub(crate) fn pidleget(&mut self) -> *mut P {
@@ -296,7 +295,7 @@ impl SchedLocked {
         if !pp.is_null() {
             // SAFETY: Ps on the idle list are owned by the list.
             self.pidle = unsafe { (*pp).link };
-            SCHED.npidle.fetch_sub(1, SeqCst);
+            SCHED.idle.pidleget();
         }
         pp
     }
@@ -356,7 +355,7 @@ impl SchedLocked {
             }
         }
         self.pidle = keep;
-        SCHED.npidle.fetch_add(kept, SeqCst);
+        SCHED.idle.pidleput(kept);
         old
     }
 }
@@ -455,7 +454,7 @@ pub(crate) fn read_stats() -> Stats {
         procs: SCHED.gomaxprocs.load(Relaxed),
         threads: SCHED.mcount.load(Relaxed),
         idle_threads: SCHED.locked().nmidle,
-        spinning_threads: SCHED.nmspinning.load(Relaxed),
+        spinning_threads: SCHED.idle.nmspinning(),
         global_runq: SCHED.runqsize.load(Relaxed),
         spawned: SCHED.spawned_nop.load(Relaxed),
         schedules: 0,

@@ -68,7 +68,7 @@ unsafe fn exitsyscall1(mp: *mut M, gp: *mut G) {
             return;
         }
         // Any idle P.
-        if SCHED.npidle.load(SeqCst) > 0 {
+        if SCHED.idle.npidle() > 0 {
             let pp = SCHED.locked().pidleget();
             if !pp.is_null() {
                 proc::acquirep(mp, pp);

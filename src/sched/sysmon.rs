@@ -53,7 +53,7 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
             delay = (delay * 2).min(10_000);
         }
         let procs = SCHED.gomaxprocs.load(Relaxed);
-        if SCHED.npidle.load(SeqCst) < procs {
+        if SCHED.idle.npidle() < procs {
             delay = delay.min(BUSY_MAX_DELAY_US);
         }
         let trace_ms = SCHEDTRACE_MS.load(Relaxed);
@@ -63,9 +63,9 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
         SCHED.now.store(now, Relaxed);
 
         // Everything idle: sleep until an M takes a P (or the next schedtrace line is due).
-        if SCHED.npidle.load(SeqCst) == SCHED.gomaxprocs.load(SeqCst) && no_syscalls() {
+        if SCHED.idle.npidle() == SCHED.gomaxprocs.load(SeqCst) && no_syscalls() {
             SCHED.sysmonwait.store(true, SeqCst);
-            if SCHED.npidle.load(SeqCst) == SCHED.gomaxprocs.load(SeqCst) && SCHED.locked().newm_pending.is_null() {
+            if SCHED.idle.npidle() == SCHED.gomaxprocs.load(SeqCst) && SCHED.locked().newm_pending.is_null() {
                 let mut wait = if trace_ms > 0 { trace_ms * 1_000_000 } else { -1 };
                 let since = SCHED.dead_since.load(Relaxed);
                 if since != 0 {
@@ -157,7 +157,7 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
                 let retired = unsafe { (*pp).retiring() };
                 if empty
                     && !retired
-                    && SCHED.nmspinning.load(SeqCst) + SCHED.npidle.load(SeqCst) > 0
+                    && SCHED.idle.nmspinning() + SCHED.idle.npidle() > 0
                     && pd.syscallwhen + 10_000_000 > now
                 {
                     continue;
