@@ -18,7 +18,7 @@ LIBDIR  := $(CURDIR)/target/release
 CFLAGS  ?= -O2 -g -Wall -Wextra
 LINK     = -L$(LIBDIR) -Wl,-rpath,$(LIBDIR) -lgmp -lpthread
 
-.PHONY: all lib lib-debug demo check test-rust test-loom test-c test-c-debug test-examples test-install header-check bench install uninstall clean
+.PHONY: all lib lib-debug demo check test-rust test-loom test-api test-c test-c-debug test-examples test-install header-check bench install uninstall clean
 
 all: lib
 
@@ -41,7 +41,7 @@ target/examples/%: examples-c/%.cpp lib
 demo: target/examples/demo
 	./target/examples/demo
 
-check: lib header-check test-rust test-loom test-examples test-c test-c-debug test-install
+check: lib header-check test-api test-rust test-loom test-examples test-c test-c-debug test-install
 
 # The examples must keep building; the C++ one checks its own result.
 test-examples: target/examples/demo target/examples/lambda
@@ -50,6 +50,11 @@ test-examples: target/examples/demo target/examples/lambda
 # The committed header must be what cbindgen generates from the sources.
 header-check: lib
 	@git diff --quiet -- include/gmp.h 2>/dev/null || { echo "include/gmp.h differs from the generated header: commit it"; git --no-pager diff --stat -- include/gmp.h; exit 1; }
+
+# The exports are exactly the header's functions; the header compiles as pedantic C99 and C++11.
+test-api: lib
+	bash c-tests/check_exports.sh $(LIBDIR)
+	bash c-tests/check_header.sh
 
 test-rust:
 	$(CARGO) test --release --lib -- --test-threads=1

@@ -55,8 +55,10 @@ if command -v "$GO" >/dev/null 2>&1; then
     HAVE_GO=1
     mkdir -p "$OUT/go"
     export GOPATH=$OUT/go/path GOCACHE=$OUT/go/cache GO111MODULE=off GOFLAGS= GOTOOLCHAIN=local
+    # Each twin = its own file + go/common.go (argument parsing, fatal): two files, one package.
     for p in $PROGS; do
-        "$GO" build -o "$OUT/go/$p" "$BENCH_DIR/go/$p.go" || { echo "bench: go build $p.go failed" >&2; HAVE_GO=0; break; }
+        "$GO" build -o "$OUT/go/$p" "$BENCH_DIR/go/common.go" "$BENCH_DIR/go/$p.go" ||
+            { echo "bench: go build $p.go failed" >&2; HAVE_GO=0; break; }
     done
     GOVERSION=$("$GO" version 2>/dev/null | awk '{print $3}')
 fi

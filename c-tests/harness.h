@@ -9,6 +9,8 @@
  *    also starts a watchdog thread that reports a scheduler snapshot if the test hangs.
  *  - wg_t: a wait group built only on gmp_park/gmp_ready (goroutine waiters) and a futex
  *    (thread-context waiters). ev_t is a one-shot event = a wait group with count 1.
+ *  - h_run_self(): run this program again as a child process (fork + exec /proc/self/exe) with
+ *    given arguments and environment changes; capture its stderr and exit status.
  *
  * Every test is compiled with -DGMP_LIBDIR="\"<dir of libgmp.so>\"" (run.sh does it).
  */
@@ -28,13 +30,17 @@
 #include <limits.h>
 #include <link.h>
 #include <linux/futex.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -357,5 +363,120 @@ typedef wg_t ev_t;
 H_UNUSED static void ev_init(ev_t *e) { wg_init(e); wg_add(e, 1); }
 H_UNUSED static void ev_set(ev_t *e) { wg_done(e); }
 H_UNUSED static void ev_wait(ev_t *e) { wg_wait(e); }
+
+/* ------------------------------------------------------------------ run myself as a child
+ *
+ * h_run_self(args, env, out, outsz, status): for tests that must watch a process die, or read
+ * what the runtime prints, the parent runs this same program again as a child:
+ *   - fork, then exec /proc/self/exe with argv = { program name, args[0], args[1], ... }
+ *     (args: NULL-terminated, at most H_CHILD_MAXARGS entries; the child's main() tells it is
+ *     the child by its arguments);
+ *   - in the child, before the exec: each entry of env (NULL-terminated; env itself may be
+ *     NULL) "NAME=VALUE" sets NAME, a bare "NAME" unsets it; everything else is inherited.
+ *     Core dumps are off (RLIMIT_CORE 0: several children die of signals on purpose). The
+ *     child's stderr is a pipe to the parent; stdout is shared with the parent (which flushes
+ *     its stdio first, so nothing is printed twice);
+ *   - the parent reads the pipe until EOF into out (NUL-terminated; the first outsz - 1 bytes
+ *     are kept, anything beyond is read and dropped so the child never blocks on a full pipe),
+ *     then reaps the child: *status = its waitpid status (WIFEXITED etc.);
+ *   - if the child has not closed its stderr within H_CHILD_SECS seconds, the parent kills it
+ *     (SIGKILL) and fails (CHECK) with the arguments, environment and stderr so far.
+ * Returns the number of bytes the child wrote to stderr (more than outsz - 1 = truncated).
+ * Call it from a parent that has not started the runtime (both users: the parent only checks
+ * the children): between fork and exec the child calls setenv, which is safe only while no
+ * other thread of the parent can be inside malloc (the watchdog thread just sleeps).
+ * h_describe_status(st) renders a waitpid status: "exit N", "killed by signal N".
+ */
+#ifndef H_CHILD_SECS
+#define H_CHILD_SECS 20
+#endif
+#define H_CHILD_MAXARGS 15
+
+H_UNUSED static size_t h_run_self(const char *const args[], const char *const env[], char *out,
+                                  size_t outsz, int *status)
+{
+    CHECK(outsz >= 1, "h_run_self: no room for the output");
+    char *argv[H_CHILD_MAXARGS + 2];
+    int argc = 0;
+    argv[argc++] = program_invocation_short_name;
+    for (; args && args[argc - 1]; argc++) {
+        CHECK(argc <= H_CHILD_MAXARGS, "h_run_self: more than %d arguments", H_CHILD_MAXARGS);
+        argv[argc] = (char *)args[argc - 1];
+    }
+    argv[argc] = NULL;
+
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        struct rlimit rl = {0, 0};
+        setrlimit(RLIMIT_CORE, &rl);
+        for (int i = 0; env && env[i]; i++) {
+            const char *eq = strchr(env[i], '=');
+            if (eq) {
+                char name[256];
+                snprintf(name, sizeof name, "%.*s", (int)(eq - env[i]), env[i]);
+                setenv(name, eq + 1, 1);
+            } else {
+                unsetenv(env[i]);
+            }
+        }
+        execv("/proc/self/exe", argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t n = 0, total = 0;
+    char drop[4096];
+    int64_t deadline = h_now_ns() + (int64_t)H_CHILD_SECS * 1000000000;
+    for (;;) {
+        int left = (int)((deadline - h_now_ns()) / 1000000);
+        if (left <= 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            out[n] = 0;
+            char what[512];
+            int w = 0;
+            for (int i = 1; i < argc && w < (int)sizeof what; i++)
+                w += snprintf(what + w, sizeof what - (size_t)w, "%s%s", i > 1 ? " " : "", argv[i]);
+            for (int i = 0; env && env[i] && w < (int)sizeof what; i++)
+                w += snprintf(what + w, sizeof what - (size_t)w, "%s%s%s", i ? " " : "; env ",
+                              env[i], strchr(env[i], '=') ? "" : " (unset)");
+            CHECK(0, "child '%s' still running after %d s; stderr so far: %.2000s", what,
+                  H_CHILD_SECS, out);
+        }
+        struct pollfd pf = {p[0], POLLIN, 0};
+        if (poll(&pf, 1, left) <= 0) continue;
+        char *dst = n < outsz - 1 ? out + n : drop;
+        size_t room = n < outsz - 1 ? outsz - 1 - n : sizeof drop;
+        ssize_t k = read(p[0], dst, room);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) break; /* EOF: the child has exited (or closed its stderr) */
+        if (dst != drop) n += (size_t)k;
+        total += (size_t)k;
+    }
+    out[n] = 0;
+    close(p[0]);
+    CHECK(waitpid(pid, status, 0) == pid, "waitpid");
+    return total;
+}
+
+/* A waitpid status in words (a static buffer: one call per printf). */
+H_UNUSED static const char *h_describe_status(int st)
+{
+    static char buf[64];
+    if (WIFSIGNALED(st))
+        snprintf(buf, sizeof buf, "killed by signal %d", WTERMSIG(st));
+    else if (WIFEXITED(st))
+        snprintf(buf, sizeof buf, "exit %d", WEXITSTATUS(st));
+    else
+        snprintf(buf, sizeof buf, "status 0x%x", st);
+    return buf;
+}
 
 #endif /* GMP_TEST_HARNESS_H */

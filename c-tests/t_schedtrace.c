@@ -1,9 +1,9 @@
 /*
  * t_schedtrace: GMP_DEBUG=schedtrace=MS and scheddetail=1 print Go's trace format.
  *
- * The parent runs this program again as a child (fork + exec of /proc/self/exe, stderr
- * captured through a pipe, 20 s deadline) with the P count run.sh gave (GMP_MAXPROCS). The
- * child keeps WORKERS goroutines busy (compute + gmp_gosched) for WORK_MS of wall time while
+ * The parent runs this program again as a child (h_run_self: fork + exec of /proc/self/exe,
+ * stderr captured through a pipe, 20 s deadline) with the P count run.sh gave (GMP_MAXPROCS).
+ * The child keeps WORKERS goroutines busy (compute + gmp_gosched) for WORK_MS of wall time while
  * one more goroutine stays parked, and prints the workers' ids to stderr (one write per line).
  *
  *  1. GMP_DEBUG=schedtrace=20: at least 4 lines start with "SCHED ", and EVERY such line
@@ -25,9 +25,7 @@
  */
 #include "harness.h"
 
-#include <poll.h>
 #include <regex.h>
-#include <sys/wait.h>
 
 #define WORKERS 4
 #define WORK_MS 200
@@ -80,49 +78,19 @@ static void child_main(void *arg)
 #define OUTSZ (1 << 20)
 static char out[OUTSZ];
 
+/* The child: this program with arguments "child <work_ms>" and GMP_DEBUG set (or unset). */
 static void run_child(const char *gmp_debug, int work_ms, int *status)
 {
-    int p[2];
-    CHECK(pipe(p) == 0, "pipe");
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork");
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        if (gmp_debug)
-            setenv("GMP_DEBUG", gmp_debug, 1);
-        else
-            unsetenv("GMP_DEBUG");
-        char arg[16];
-        snprintf(arg, sizeof arg, "%d", work_ms);
-        execl("/proc/self/exe", "t_schedtrace", "child", arg, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t n = 0;
-    int64_t deadline = h_now_ns() + 20LL * 1000000000;
-    for (;;) {
-        int left = (int)((deadline - h_now_ns()) / 1000000);
-        if (left <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            out[n] = 0;
-            CHECK(0, "child (GMP_DEBUG=%s) still running after 20 s; stderr: %.2000s",
-                  gmp_debug ? gmp_debug : "", out);
-        }
-        struct pollfd pf = {p[0], POLLIN, 0};
-        if (poll(&pf, 1, left) <= 0) continue;
-        ssize_t k = read(p[0], out + n, OUTSZ - 1 - n);
-        if (k <= 0) break;
-        n += (size_t)k;
-        CHECK(n < OUTSZ - 1, "child wrote more than %d bytes", OUTSZ);
-    }
-    out[n] = 0;
-    close(p[0]);
-    CHECK(waitpid(pid, status, 0) == pid, "waitpid");
+    char arg[16], env_debug[128];
+    snprintf(arg, sizeof arg, "%d", work_ms);
+    const char *args[] = {"child", arg, NULL};
+    if (gmp_debug)
+        snprintf(env_debug, sizeof env_debug, "GMP_DEBUG=%s", gmp_debug);
+    else
+        snprintf(env_debug, sizeof env_debug, "GMP_DEBUG");
+    const char *env[] = {env_debug, NULL};
+    size_t n = h_run_self(args, env, out, OUTSZ, status);
+    CHECK(n < OUTSZ - 1, "child wrote more than %d bytes", OUTSZ);
 }
 
 static regex_t re_summary, re_head, re_p, re_m, re_g;

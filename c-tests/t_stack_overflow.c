@@ -1,9 +1,9 @@
 /*
  * t_stack_overflow: the SIGSEGV handler tells goroutine stack overflows from other faults.
  *
- * The parent never starts the runtime; it runs this program again as children (fork + exec of
- * /proc/self/exe with a mode argument; stderr captured through a pipe; core dumps off; a
- * 20 s deadline per child) and checks how each one died:
+ * The parent never starts the runtime; it runs this program again as children (h_run_self:
+ * fork + exec of /proc/self/exe with a mode argument; stderr captured through a pipe; core
+ * dumps off; a 20 s deadline per child) and checks how each one died:
  *
  *  1. "overflow": a goroutine (not the first one: a few others were spawned before it) prints
  *     its id, then recurses without bound (a volatile local array per frame). The child must
@@ -27,12 +27,6 @@
  * fault as a stack overflow.
  */
 #include "harness.h"
-
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
 
 /* ------------------------------------------------------------------ children */
 
@@ -131,61 +125,17 @@ typedef struct result {
     char err[8192];
 } result;
 
+/* The child: this program with argument `mode`; GMP_STACK_SIZE=stack_env (NULL: unset). */
 static void run_child(const char *mode, const char *stack_env, result *res)
 {
-    int p[2];
-    CHECK(pipe(p) == 0, "pipe");
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork");
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        struct rlimit rl = {0, 0};
-        setrlimit(RLIMIT_CORE, &rl);
-        if (stack_env)
-            setenv("GMP_STACK_SIZE", stack_env, 1);
-        else
-            unsetenv("GMP_STACK_SIZE");
-        execl("/proc/self/exe", "t_stack_overflow", mode, (char *)NULL);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t n = 0;
-    int64_t deadline = h_now_ns() + 20LL * 1000000000;
-    for (;;) {
-        int left = (int)((deadline - h_now_ns()) / 1000000);
-        if (left <= 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-            res->err[n] = 0;
-            CHECK(0, "child '%s' still running after 20 s; stderr so far: %s", mode, res->err);
-        }
-        struct pollfd pf = {p[0], POLLIN, 0};
-        int r = poll(&pf, 1, left);
-        if (r <= 0) continue;
-        ssize_t k = read(p[0], res->err + n, sizeof res->err - 1 - n);
-        if (k <= 0) break; /* EOF: the child is gone */
-        n += (size_t)k;
-        if (n == sizeof res->err - 1) break;
-    }
-    res->err[n] = 0;
-    close(p[0]);
-    CHECK(waitpid(pid, &res->status, 0) == pid, "waitpid");
-}
-
-static const char *describe(int st)
-{
-    static char buf[64];
-    if (WIFSIGNALED(st))
-        snprintf(buf, sizeof buf, "killed by signal %d", WTERMSIG(st));
-    else if (WIFEXITED(st))
-        snprintf(buf, sizeof buf, "exit %d", WEXITSTATUS(st));
+    char env_stack[64];
+    if (stack_env)
+        snprintf(env_stack, sizeof env_stack, "GMP_STACK_SIZE=%s", stack_env);
     else
-        snprintf(buf, sizeof buf, "status 0x%x", st);
-    return buf;
+        snprintf(env_stack, sizeof env_stack, "GMP_STACK_SIZE");
+    const char *args[] = {mode, NULL};
+    const char *env[] = {env_stack, NULL};
+    h_run_self(args, env, res->err, sizeof res->err, &res->status);
 }
 
 static long long child_goid(const result *r, const char *mode)
@@ -207,14 +157,15 @@ static void check_overflow(const char *mode, const char *stack_env, long long si
              id, size);
     CHECK(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT,
           "%s (GMP_STACK_SIZE=%s): child %s, want SIGABRT; stderr: %s", mode,
-          stack_env ? stack_env : "unset", describe(r.status), r.err);
+          stack_env ? stack_env : "unset", h_describe_status(r.status), r.err);
     CHECK(strstr(r.err, want) != NULL, "%s (GMP_STACK_SIZE=%s): stderr lacks '%.*s'; stderr: %s",
           mode, stack_env ? stack_env : "unset", (int)strlen(want) - 1, want, r.err);
     CHECK(strstr(r.err, "MYHANDLER") == NULL,
           "%s: the program's SIGSEGV handler was called for a guard-page fault; stderr: %s", mode,
           r.err);
     printf("t_stack_overflow: %s GMP_STACK_SIZE=%s: %s, '%.*s'\n", mode,
-           stack_env ? stack_env : "unset", describe(r.status), (int)strlen(want) - 1, want);
+           stack_env ? stack_env : "unset", h_describe_status(r.status), (int)strlen(want) - 1,
+           want);
 }
 
 int main(int argc, char **argv)
@@ -232,21 +183,22 @@ int main(int argc, char **argv)
     (void)child_goid(&r, "segv-handler");
     CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 42,
           "segv-handler: child %s, want exit 42 from the program's own SIGSEGV handler; stderr: %s",
-          describe(r.status), r.err);
+          h_describe_status(r.status), r.err);
     CHECK(strstr(r.err, "MYHANDLER sig=11 addr=16\n") != NULL,
           "segv-handler: handler marker (with si_addr 16) missing; stderr: %s", r.err);
     CHECK(strstr(r.err, "stack overflow") == NULL && strstr(r.err, "fatal error") == NULL,
           "segv-handler: runtime reported an error for a non-guard fault; stderr: %s", r.err);
     printf("t_stack_overflow: segv-handler: %s, chained to the program's handler\n",
-           describe(r.status));
+           h_describe_status(r.status));
 
     run_child("segv-default", NULL, &r);
     (void)child_goid(&r, "segv-default");
     CHECK(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGSEGV,
-          "segv-default: child %s, want death by SIGSEGV; stderr: %s", describe(r.status), r.err);
+          "segv-default: child %s, want death by SIGSEGV; stderr: %s",
+          h_describe_status(r.status), r.err);
     CHECK(strstr(r.err, "stack overflow") == NULL && strstr(r.err, "fatal error") == NULL,
           "segv-default: runtime reported an error for a non-guard fault; stderr: %s", r.err);
-    printf("t_stack_overflow: segv-default: %s\n", describe(r.status));
+    printf("t_stack_overflow: segv-default: %s\n", h_describe_status(r.status));
 
     printf("t_stack_overflow: ok\n");
     return 0;

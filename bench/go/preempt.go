@@ -19,10 +19,8 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -142,32 +140,4 @@ func main() {
 		fmt.Printf("preempt procs=%d wakes=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f us_per_preemption=%.1f us_mean=%.1f us_p90=%.1f switches=%d\n",
 			procs, wakes, p50, p99, mx, med, mean, p90, n)
 	}
-}
-
-func args() (procs, reps int) {
-	procs, reps = runtime.GOMAXPROCS(0), 5
-	if len(os.Args) > 1 {
-		procs = atoi(os.Args[1])
-	}
-	if len(os.Args) > 2 {
-		reps = atoi(os.Args[2])
-	}
-	runtime.GOMAXPROCS(procs)
-	if runtime.GOMAXPROCS(0) != procs {
-		fatal("GOMAXPROCS is %d, want %d", runtime.GOMAXPROCS(0), procs)
-	}
-	return
-}
-
-func atoi(s string) int {
-	v, err := strconv.Atoi(s)
-	if err != nil || v < 1 {
-		fatal("bad number %q", s)
-	}
-	return v
-}
-
-func fatal(f string, a ...interface{}) {
-	fmt.Fprintf(os.Stderr, "bench: FATAL: "+f+"\n", a...)
-	os.Exit(2)
 }

@@ -10,9 +10,6 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"runtime"
-	"strconv"
 	"sync"
 	"time"
 )
@@ -37,32 +34,4 @@ func main() {
 		d := time.Since(t0)
 		fmt.Printf("spawn procs=%d n=%d ns_per_spawn=%.1f\n", procs, n, float64(d.Nanoseconds())/n)
 	}
-}
-
-func args() (procs, reps int) {
-	procs, reps = runtime.GOMAXPROCS(0), 5
-	if len(os.Args) > 1 {
-		procs = atoi(os.Args[1])
-	}
-	if len(os.Args) > 2 {
-		reps = atoi(os.Args[2])
-	}
-	runtime.GOMAXPROCS(procs)
-	if runtime.GOMAXPROCS(0) != procs {
-		fatal("GOMAXPROCS is %d, want %d", runtime.GOMAXPROCS(0), procs)
-	}
-	return
-}
-
-func atoi(s string) int {
-	v, err := strconv.Atoi(s)
-	if err != nil || v < 1 {
-		fatal("bad number %q", s)
-	}
-	return v
-}
-
-func fatal(f string, a ...interface{}) {
-	fmt.Fprintf(os.Stderr, "bench: FATAL: "+f+"\n", a...)
-	os.Exit(2)
 }

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# check_exports.sh LIBDIR: the functions libgmp.so exports and the functions include/gmp.h
+# declares are the same set.
+#
+#  - every symbol `nm -D --defined-only LIBDIR/libgmp.so` lists as a function (type T, W or i)
+#    must be declared as a function in include/gmp.h (internal entry points must be hidden);
+#  - every function include/gmp.h declares must be exported (as a function) by the library.
+# The header's functions are found by c-tests/header_funcs.sh (comments, typedefs and function
+# pointer types do not count). Symbol versions (name@VER, name@@VER) are stripped.
+#
+# INTERPOSED: exported functions that are deliberately NOT in gmp.h because the library
+# interposes them over libc (e.g. a hooked read or write that must keep libc's name and
+# signature). Space-separated names; empty today: the library interposes nothing by export.
+INTERPOSED=""
+#
+# Prints the differences, then one line "PASS check_exports ..." or "FAIL check_exports ...".
+# Exit status: 0 on PASS, 1 on FAIL, 2 on a usage error.
+set -u
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+LIBDIR="${1:-$ROOT/target/release}"
+LIB="$LIBDIR/libgmp.so"
+HEADER="$ROOT/include/gmp.h"
+[ -f "$LIB" ] || { echo "FAIL check_exports: no $LIB (run cargo build --release)"; exit 2; }
+[ -f "$HEADER" ] || { echo "FAIL check_exports: no $HEADER"; exit 2; }
+# shellcheck source=header_funcs.sh
+. "$HERE/header_funcs.sh"
+
+exported=$(nm -D --defined-only "$LIB" | awk 'NF >= 3 && $2 ~ /^[TWi]$/ { sub(/@.*/, "", $3); print $3 }' | sort -u)
+[ -n "$exported" ] || { echo "FAIL check_exports: nm -D found no exported function in $LIB"; exit 1; }
+declared=$(header_functions "$HEADER")
+[ -n "$declared" ] || { echo "FAIL check_exports: found no function declaration in $HEADER"; exit 1; }
+allowed=$(printf '%s\n' $INTERPOSED | sed '/^$/d' | sort -u)
+
+# comm needs sorted input; <(...) keeps each list separate.
+undeclared=$(comm -23 <(echo "$exported") <(printf '%s\n%s\n' "$declared" "$allowed" | sed '/^$/d' | sort -u))
+missing=$(comm -13 <(echo "$exported") <(echo "$declared"))
+
+bad=0
+if [ -n "$undeclared" ]; then
+    bad=1
+    echo "exported by $(basename "$LIB") but not declared in include/gmp.h (hide them, or list them in INTERPOSED):"
+    echo "$undeclared" | sed 's/^/    /'
+fi
+if [ -n "$missing" ]; then
+    bad=1
+    echo "declared in include/gmp.h but not exported by $(basename "$LIB"):"
+    echo "$missing" | sed 's/^/    /'
+fi
+n_exp=$(echo "$exported" | wc -l)
+n_dec=$(echo "$declared" | wc -l)
+if [ $bad -eq 0 ]; then
+    echo "PASS check_exports: $n_exp exported functions = $n_dec declared in gmp.h${INTERPOSED:+ (+ interposed: $INTERPOSED)}"
+    exit 0
+fi
+why=""
+[ -n "$undeclared" ] && why="exported but not in gmp.h: $(echo $undeclared)"
+[ -n "$missing" ] && why="${why:+$why; }in gmp.h but not exported: $(echo $missing)"
+echo "FAIL check_exports: $why"
+exit 1
