@@ -10,17 +10,26 @@
 //! the counters (wakep); a spinner that found nothing decrements nmspinning (after its P's
 //! pidleput incremented npidle) and then reads the run queues. Work is stranded (an idle P
 //! and a runnable G, nobody looking) if both read the other's old value. Each side therefore
-//! needs its store ordered before its loads: the spinner has its SeqCst RMW plus
-//! `fence(SeqCst)`; the producer has `fence(SeqCst)` at the top of `wakep`. (Go gets the
-//! producer's barrier from runqput: `atomic.StoreRel` of runqtail is an XCHG on amd64, and
-//! every Go atomic is sequentially consistent.) Without that fence the producer's publishing
-//! store (a Release store of the ring tail, an AcqRel swap of runnext, or sched.lock's
-//! release) and its SeqCst loads of the counters may be reordered: the C++/Rust model allows
-//! it (the store is not SeqCst), and x86 does it to a plain store followed by a load. The
-//! loom models found exactly this stranding with the fence removed (see idle/loom_tests.rs,
-//! which also says why today's callers, publishing through XCHGs, did not hit it on x86).
-//! The fence costs one locked instruction per wakep (`lock or` on the stack on x86), the
-//! price Go pays in runqput's XCHG.
+//! needs its store ordered before its loads:
+//! - the spinner: its SeqCst RMW on nmspinning, then `fence(SeqCst)` (`stop_spinning`);
+//! - the producer, publishing to a P's queue: the publishing store is SeqCst (the runnext
+//!   swap, the ring's tail store: RunQ::put/steal) and wakep's loads are SeqCst. In the
+//!   C++20/Rust model a SeqCst store sequenced before a SeqCst load precedes it in the single
+//!   order S; the load reads an nmspinning older than the spinner's decrement, so it precedes
+//!   that RMW in S, which precedes the spinner's fence; a SeqCst store that precedes a SeqCst
+//!   fence in S is visible to every load after the fence. So one of the two sees the other.
+//!   (Go's atomics are all sequentially consistent; its runqtail StoreRel is an XCHG on amd64.
+//!   On x86 a SeqCst store is an XCHG, and the runnext swap was one already.)
+//! - the producer, publishing to the global queue: nothing extra. The spinner re-checks the
+//!   global queue under sched.lock after its decrement (Go's findRunnable does the same): if
+//!   its critical section comes after the producer's, it sees the G; if before, its decrement
+//!   happens-before the producer's load in wakep, which then sees it.
+//!
+//! An earlier version fenced at the top of wakep instead: correct, but it cost gosched ~10-15
+//! ns (a locked instruction per yield on top of the lock's XCHG). Loom cannot check the
+//! SeqCst-store argument (loom 0.7 treats SeqCst loads and stores as Acquire/Release, see
+//! idle/loom_tests.rs): under `cfg(loom)` wakep keeps that fence, which stands for the S order
+//! the model cannot express; with neither the fence nor SeqCst the models find the stranding.
 
 use crate::loom::{fence, AtomicU32};
 use core::sync::atomic::Ordering::*;
@@ -30,11 +39,11 @@ pub(crate) struct Idle {
     /// `pidleput`/`pidleget`; read without the lock by wakep, handoffp, find_runnable, sysmon
     /// and exitsyscall. SeqCst: a spinner's increment (releasing its P) is ordered before its
     /// re-check of the run queues by the SeqCst fence in `stop_spinning`, and pairs with the
-    /// producer's fence + SeqCst load in `wakep`.
+    /// producer's SeqCst publication + SeqCst load in `wakep`.
     npidle: AtomicU32,
     /// Ms spinning in find_runnable (m.spinning set). SeqCst: the spinner's decrement in
     /// `stop_spinning` is ordered before its re-check of the run queues (RMW + fence), against
-    /// the producer's run-queue store before its load here in `wakep` (fence + load); the
+    /// the producer's SeqCst run-queue store before its SeqCst load here in `wakep`; the
     /// CAS(0, 1) in wakep/handoffp pairs with every other RMW so that at most one waker
     /// claims the "nobody spins" slot.
     nmspinning: AtomicU32,
@@ -77,9 +86,10 @@ impl Idle {
     /// won the right to start the one spinning M (now counted in nmspinning): it must call
     /// `startm(null, Spin::Counted)`, which uncounts it if no P is left.
     pub(crate) fn wakep(&self) -> bool {
-        // StoreLoad: the caller's publication of work (run-queue store, or sched.lock's
-        // release after a global put) is ordered before the loads below. Pairs with the fence
-        // in `stop_spinning` (see "Why both sides need a StoreLoad barrier").
+        // StoreLoad: the caller's SeqCst publication of work precedes these SeqCst loads in S;
+        // pairs with the fence in `stop_spinning` (see "Why both sides need a StoreLoad
+        // barrier"). Loom cannot express that order: the model uses a fence in its place.
+        #[cfg(loom)]
         fence(SeqCst);
         if self.npidle.load(SeqCst) == 0 {
             return false;
@@ -129,7 +139,7 @@ impl Idle {
     /// still spinning relied on us to find its G.
     pub(crate) fn stop_spinning(&self, recheck: impl FnOnce() -> bool) -> bool {
         // SeqCst RMW + fence: the decrement (and the pidleput before it) is ordered before
-        // the loads in `recheck`. Pairs with the fence in `wakep`.
+        // the loads in `recheck`. Pairs with the producer's SeqCst publication and loads.
         if self.nmspinning.fetch_sub(1, SeqCst) == 0 {
             throw!("stop_spinning: negative nmspinning");
         }

@@ -499,9 +499,11 @@ unsafe fn stop_spinning(mp: *mut M) -> bool {
     // SAFETY: mp is the calling M; Ps are never freed.
     unsafe {
         (*mp).spinning.store(false, Relaxed);
-        // Decrement, fence, then these loads (see Idle::stop_spinning).
+        // Decrement, fence, then look again (see Idle::stop_spinning): the global queue under
+        // sched.lock (so a producer's put there needs no barrier of its own), each P's queue
+        // lock-free.
         let work = SCHED.idle.stop_spinning(|| {
-            SCHED.runqsize.load(Relaxed) != 0
+            SCHED.locked().runq.len != 0
                 || (0..SCHED.nallp.load(Acquire)).any(|i| {
                     let p2 = SCHED.p(i);
                     (*p2).status.load(Relaxed) != PStatus::Dead && !(*p2).runq.is_empty()

@@ -89,7 +89,10 @@ impl<T> RunQ<T> {
     /// Only the owner may call it. `item` is non-null and no longer used by the caller.
     pub(crate) unsafe fn put(&self, mut item: *mut T, next: bool, overflow: &mut dyn FnMut(&[*mut T])) {
         if next {
-            let old = self.next.swap(item, AcqRel);
+            // SeqCst (an XCHG on x86, as AcqRel would be): publishing work must come before
+            // the producer's SeqCst loads in wakep ("Why both sides need a StoreLoad barrier"
+            // in sched/idle.rs). AcqRel: the item's contents are visible to its taker.
+            let old = self.next.swap(item, SeqCst);
             if old.is_null() {
                 return;
             }
@@ -100,7 +103,9 @@ impl<T> RunQ<T> {
             let t = self.tail.load(Relaxed); // only we write it
             if t.wrapping_sub(h) < RUNQ_SIZE {
                 self.buf[(t % RUNQ_SIZE) as usize].store(item, Relaxed);
-                self.tail.store(t.wrapping_add(1), Release);
+                // SeqCst (Release would do for the takers): ordered before wakep's loads, as
+                // the runnext swap above.
+                self.tail.store(t.wrapping_add(1), SeqCst);
                 return;
             }
             if self.put_slow(item, h, t, overflow) {
@@ -220,7 +225,8 @@ impl<T> RunQ<T> {
         if t.wrapping_sub(h).wrapping_add(last) >= RUNQ_SIZE {
             throw!("RunQ::steal: runq overflow");
         }
-        self.tail.store(t.wrapping_add(last), Release); // publish the stolen items
+        // Publish the stolen items; SeqCst as in put (the thief calls wakep next).
+        self.tail.store(t.wrapping_add(last), SeqCst);
         Some((item, n))
     }
 }

@@ -32,6 +32,14 @@
 //! before LDAR too), so there the race was latent: a language-level bug that any caller
 //! publishing with a plain store would have exposed. With the fence, every model passes.
 //!
+//! What ships (see "Why both sides need a StoreLoad barrier" in idle.rs): outside loom the
+//! producer's barrier is the C++20 S order — the run-queue publications are SeqCst and wakep's
+//! loads are SeqCst — and the spinner re-checks the global queue under sched.lock, so neither
+//! path pays a fence in wakep (it cost gosched ~10-15 ns). Loom cannot express that order (below),
+//! so under `cfg(loom)` wakep keeps the fence in its place: these models check the protocol
+//! with the producer's StoreLoad given as a fence, and (c) still re-checks `runqsize` without
+//! the lock, the harder case.
+//!
 //! How loom 0.7 treats SeqCst (rt/atomic.rs, rt/thread.rs): a SeqCst load, store or RMW is
 //! modeled as Acquire/Release/AcqRel, except that a SeqCst load does not read a SeqCst store
 //! that a later SeqCst store to the same atomic superseded; there is no total order over
