@@ -159,21 +159,27 @@ fn loom_note_tsleep_timeout_vs_wakeup() {
     assert!(WOKE.load(Ordering::Relaxed) > 0 && TIMED_OUT.load(Ordering::Relaxed) > 0, "both outcomes explored");
 }
 
+/// Two threads that each set their flag, then `wake_any` the note (sysmon's wakers).
+fn spawn_wake_any_pair(note: &Arc<Note>) -> (Arc<[AtomicBool; 2]>, Vec<thread::JoinHandle<()>>) {
+    let flags = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+    let wakers = (0..2)
+        .map(|i| {
+            let (n, f) = (note.clone(), flags.clone());
+            thread::spawn(move || {
+                f[i].store(true, Relaxed);
+                n.wake_any();
+            })
+        })
+        .collect();
+    (flags, wakers)
+}
+
 /// (c) Two wakers race wake_any (sysmon's note: any M may wake it) against one sleeper.
 #[test]
 fn loom_note_wake_any_two_wakers() {
     loom::model(|| {
         let note = Arc::new(Note::new());
-        let flags = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
-        let wakers: Vec<_> = (0..2)
-            .map(|i| {
-                let (n, f) = (note.clone(), flags.clone());
-                thread::spawn(move || {
-                    f[i].store(true, Relaxed);
-                    n.wake_any();
-                })
-            })
-            .collect();
+        let (flags, wakers) = spawn_wake_any_pair(&note);
         note.sleep();
         // The Acquire that woke us read some waker's Release swap: that waker's flag store
         // happens-before these loads, so it cannot read false.
@@ -194,16 +200,7 @@ fn loom_note_sysmon_tsleep_clear_vs_wake_any() {
     static PENDING: AtomicUsize = AtomicUsize::new(0);
     loom::model(|| {
         let note = Arc::new(Note::new());
-        let flags = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
-        let wakers: Vec<_> = (0..2)
-            .map(|i| {
-                let (n, f) = (note.clone(), flags.clone());
-                thread::spawn(move || {
-                    f[i].store(true, Relaxed);
-                    n.wake_any();
-                })
-            })
-            .collect();
+        let (flags, wakers) = spawn_wake_any_pair(&note);
         if note.tsleep(2) {
             assert!(flags[0].load(Relaxed) || flags[1].load(Relaxed), "tsleep woken by nobody");
         }
