@@ -5,7 +5,7 @@
 //! (`gmp: ignoring GMP_STACK_SIZE=1t: not a size (bytes, with an optional k, m or g suffix)`)
 //! and the default applies. Unknown GMP_DEBUG names are reported the same way.
 
-use core::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering::Relaxed};
 
 /// GMP_DEBUG=schedtrace=MS: milliseconds between summary lines (0 = off).
 pub(crate) static SCHEDTRACE_MS: AtomicI64 = AtomicI64::new(0);
@@ -13,6 +13,9 @@ pub(crate) static SCHEDTRACE_MS: AtomicI64 = AtomicI64::new(0);
 pub(crate) static SCHEDDETAIL: AtomicBool = AtomicBool::new(false);
 /// GMP_DEBUG=asyncpreemptoff=1.
 pub(crate) static ASYNCPREEMPTOFF: AtomicBool = AtomicBool::new(false);
+/// GMP_DEBUG=preemptthreads=N: Ms that may hold a preempted goroutine at once (0 = the
+/// default, see sched/template.rs).
+pub(crate) static PREEMPT_THREADS: AtomicU32 = AtomicU32::new(0);
 
 /// Goroutine stack sizes accepted from GMP_STACK_SIZE and gmp_init.
 pub(crate) const MIN_STACK: usize = 16 << 10;
@@ -83,8 +86,13 @@ pub(crate) fn parse_gmp_debug() {
             "schedtrace" if n >= 0 => SCHEDTRACE_MS.store(n, Relaxed),
             "scheddetail" => SCHEDDETAIL.store(n != 0, Relaxed),
             "asyncpreemptoff" => ASYNCPREEMPTOFF.store(n != 0, Relaxed),
+            "preemptthreads" if (1..=100_000).contains(&n) => PREEMPT_THREADS.store(n as u32, Relaxed),
             "schedtrace" => ignoring(&format!("GMP_DEBUG entry {kv}"), "negative"),
-            _ => ignoring(&format!("GMP_DEBUG entry {kv}"), "unknown name (known: schedtrace, scheddetail, asyncpreemptoff)"),
+            "preemptthreads" => ignoring(&format!("GMP_DEBUG entry {kv}"), "out of range (1 to 100000)"),
+            _ => ignoring(
+                &format!("GMP_DEBUG entry {kv}"),
+                "unknown name (known: schedtrace, scheddetail, asyncpreemptoff, preemptthreads)",
+            ),
         }
     }
 }

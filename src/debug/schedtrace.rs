@@ -46,19 +46,22 @@ pub(crate) fn schedtrace(detail: bool) {
     let procs = SCHED.gomaxprocs.load(Relaxed);
     let (nmidle, global) = {
         let s = SCHED.locked();
-        (s.nmidle, s.runq.len)
+        (s.nmidle, s.runq_len())
     };
     let mut l = Line::new();
     let _ = write!(
         l,
-        "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={}",
+        "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={} preempted={} preemptq={} starving={}",
         ms,
         procs,
         SCHED.idle.npidle(),
         SCHED.mcount.load(Relaxed),
         SCHED.idle.nmspinning(),
         nmidle,
-        global
+        global,
+        SCHED.npreempted.load(Relaxed),
+        SCHED.preemptqsize.load(Relaxed),
+        SCHED.starving.load(Relaxed) as u8
     );
     if !detail {
         let _ = l.write_str(" [");

@@ -25,6 +25,7 @@
 //! | `Sched` | `sched.lock` (sched/sched.rs): global run queue, idle P and M lists | nothing |
 //! | `GFree` | `sched.gfree`: the global free-G lists | `sched.lock` (a retiring P's free Gs) |
 //! | `StackArena` | `os::stack::ARENA`: the stack arena's carve cursor | nothing |
+//! | `Persistent` | `os::persistent::PERSISTENT`: the record allocator's carve cursor | nothing |
 //!
 //! Plain threads (no M) take runtime locks too (thread-context API calls); they cannot be
 //! preempted and are not rank-checked.
@@ -44,6 +45,7 @@ pub(crate) enum Rank {
     Sched = 0,
     GFree = 1,
     StackArena = 2,
+    Persistent = 3,
 }
 
 pub(crate) struct Mutex<T> {

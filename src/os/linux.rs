@@ -144,3 +144,66 @@ pub(crate) fn errno_ptr() -> *mut i32 {
     // SAFETY: always valid for the calling thread.
     unsafe { libc::__errno_location() }
 }
+
+/// Open /proc/self/task/<tid>/stat read-only (raw openat: the runtime never goes through
+/// libc's `open`, which a later libgmp may interpose). -1 on failure.
+pub(crate) fn open_task_stat(tid: i32) -> i32 {
+    // "/proc/self/task/" + decimal tid + "/stat" + NUL, built without allocating.
+    let mut path = [0u8; 48];
+    let prefix = b"/proc/self/task/";
+    path[..prefix.len()].copy_from_slice(prefix);
+    let mut at = prefix.len();
+    let mut digits = [0u8; 12];
+    let mut n = 0;
+    let mut t = tid.max(0) as u32;
+    loop {
+        digits[n] = b'0' + (t % 10) as u8;
+        n += 1;
+        t /= 10;
+        if t == 0 {
+            break;
+        }
+    }
+    while n > 0 {
+        n -= 1;
+        path[at] = digits[n];
+        at += 1;
+    }
+    path[at..at + 5].copy_from_slice(b"/stat");
+    // SAFETY: path is NUL-terminated (the array was zeroed and is longer than what we wrote).
+    unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) as i32 }
+}
+
+/// Whether the thread whose stat file is `fd` is blocked in the kernel right now (state S,
+/// D, or I: sleeping), as opposed to running or runnable (R) — or stopped or traced, which
+/// count as not blocked (its P is left alone). None if the state cannot be read.
+pub(crate) fn thread_blocked(fd: i32) -> Option<bool> {
+    if fd < 0 {
+        return None;
+    }
+    // "tid (comm) S ...": comm is at most 16 bytes but may contain spaces and parentheses, so
+    // the state is the byte after the last ") " in the first line.
+    let mut buf = [0u8; 96];
+    // SAFETY: buf is a valid writable buffer of its length; fd is ours.
+    let n = unsafe { libc::syscall(libc::SYS_pread64, fd, buf.as_mut_ptr(), buf.len(), 0) };
+    if n <= 0 {
+        return None;
+    }
+    let b = &buf[..n as usize];
+    let close = b.iter().rposition(|&c| c == b')')?;
+    let st = *b.get(close + 2)?;
+    Some(matches!(st, b'S' | b'D' | b'I'))
+}
+
+/// CPU time the thread `tid` of this process has used, in ns (its per-thread CPU clock, one
+/// system call: cheaper than reading its stat file). 0 if it cannot be read.
+pub(crate) fn thread_cputime(tid: i32) -> i64 {
+    // The kernel's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED).
+    let clock = ((!(tid as libc::clockid_t)) << 3) | 4 | 2;
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: ts is a valid out-pointer; a bad clock id only returns an error.
+    if unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &mut ts as *mut libc::timespec) } != 0 {
+        return 0;
+    }
+    ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}

@@ -6,5 +6,6 @@
 //! kernel (or the vDSO) directly or through libc functions the runtime never interposes.
 
 mod linux;
+pub(crate) mod persistent;
 pub(crate) mod stack;
 pub(crate) use linux::*;

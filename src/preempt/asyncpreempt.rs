@@ -5,10 +5,12 @@ use crate::arch::offsets::{RED_ZONE, XSAVE_MIN};
 use crate::arch::{getg, getm};
 use crate::debug::knobs::ASYNCPREEMPTOFF;
 use crate::sched::g::{GStatus, G};
-use crate::sched::m::M;
+use crate::sched::m::{Take, M};
 use crate::sched::p::PStatus;
-use crate::sched::proc::{self, mcall, NewM};
+use crate::sched::proc::{self, mcall, Slice};
 use crate::sched::sched::SCHED;
+use crate::sched::syscall::exitsyscall_blocked;
+use crate::sched::template::{self, preempt_budget};
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 
@@ -27,6 +29,13 @@ static TEXT_LO: AtomicUsize = AtomicUsize::new(0);
 static TEXT_HI: AtomicUsize = AtomicUsize::new(0);
 /// Async preemption is possible here (XSAVE present, libgmp's text known).
 static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether asynchronous preemption is on (possible here and not switched off by
+/// `GMP_DEBUG=asyncpreemptoff=1`). sysmon retakes the Ps of blocked threads only then: giving a
+/// P back to such a thread needs the same signal.
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Relaxed) && !ASYNCPREEMPTOFF.load(Relaxed)
+}
 
 /// Marker in si_value of our SIGURGs, so the program's own SIGURGs are told apart.
 pub(crate) const SIGURG_MAGIC: usize = 0x676d_7050_7265_6d70; // "gmpPremp"
@@ -102,7 +111,22 @@ pub(crate) fn preempt_m(mp: *mut M) {
         return;
     }
     let tid = m.procid.load(Relaxed);
+    m.signal_sent.store(crate::sched::sched::SCHED.now.load(Relaxed), Relaxed);
     if tid == 0 || !signal::send_sigurg(tid) {
+        m.signal_pending.store(false, Release);
+    }
+}
+
+/// A signal sysmon sent over `STUCK_NS` ago was never handled (the kernel merges a second
+/// SIGURG into one still pending, and the program's own SIGURG use may have consumed ours):
+/// forget it so the next request sends again. sysmon only.
+pub(crate) fn unstick_signal(mp: *mut M, now: i64) {
+    const STUCK_NS: i64 = 20_000_000;
+    // SAFETY: Ms are never freed.
+    let m = unsafe { &*mp };
+    if m.signal_pending.load(Acquire) && now - m.signal_sent.load(Relaxed) > STUCK_NS {
+        // Pairs with preempt_m's CAS: at worst two signals are in flight, and the handler
+        // of the second finds nothing to do.
         m.signal_pending.store(false, Release);
     }
 }
@@ -115,17 +139,31 @@ pub(crate) unsafe fn sig_preempt(mp: *mut M, uc: *mut libc::c_void) {
     // are read on the thread that owns them.
     unsafe {
         (*mp).signal_pending.store(false, Release);
-        if !ENABLED.load(Relaxed) || ASYNCPREEMPTOFF.load(Relaxed) {
+        if !ENABLED.load(Relaxed) {
             return;
         }
         let gp = (*mp).gregs.g;
         if gp.is_null() || gp == (*mp).gregs.g0 || gp != (*mp).curg() {
             return;
         }
-        if !(*gp).preempt.load(Acquire) || (*gp).status.load(Relaxed) != GStatus::Running {
+        if (*mp).locks.load(Relaxed) != 0 {
             return;
         }
-        if (*mp).locks.load(Relaxed) != 0 {
+        // sysmon took our P while this thread was blocked, and it runs again: get the P back
+        // (async_preempt2 sees Taken) before the goroutine runs on. Not a preemption, so not
+        // subject to asyncpreemptoff.
+        match (*mp).take.load(Acquire) {
+            Take::Taken => {
+                inject(gp, uc);
+                return;
+            }
+            Take::Taking => return, // sysmon is deciding; it retries
+            Take::Free => {}
+        }
+        if ASYNCPREEMPTOFF.load(Relaxed) {
+            return;
+        }
+        if !(*gp).preempt.load(Acquire) || (*gp).status.load(Relaxed) != GStatus::Running {
             return;
         }
         // The lock rule (lock/mod.rs): a runtime lock always raises m.locks.
@@ -134,44 +172,74 @@ pub(crate) unsafe fn sig_preempt(mp: *mut M, uc: *mut libc::c_void) {
         if pp.is_null() || (*pp).status.load(Relaxed) != PStatus::Running {
             return;
         }
+        if inject(gp, uc) {
+            (*gp).preempt.store(false, Relaxed);
+        }
+    }
+}
+
+/// Make the interrupted goroutine call the trampoline when the handler returns, if the
+/// interrupted point allows it. Signal-safe.
+/// # Safety
+/// In the SIGURG handler on gp's M, with the handler's ucontext.
+unsafe fn inject(gp: *mut G, uc: *mut libc::c_void) -> bool {
+    // SAFETY: per the contract.
+    unsafe {
         let uc = uc as *mut libc::ucontext_t;
         let gregs = &mut (*uc).uc_mcontext.gregs;
         let pc = gregs[libc::REG_RIP as usize] as usize;
         let sp = gregs[libc::REG_RSP as usize] as usize;
         if pc >= TEXT_LO.load(Relaxed) && pc < TEXT_HI.load(Relaxed) {
-            return; // inside the runtime: retried at the next sysmon tick
+            return false; // inside the runtime: retried at the next sysmon tick
         }
         let need = 4096 + gmp_xsave_size as usize + 1024;
         let st = (*gp).stack;
         if sp > st.hi || sp < st.lo + need {
-            return; // not on its goroutine stack, or too little room
+            return false; // not on its goroutine stack, or too little room
         }
         // pushCall for C: step over the red zone, push the resume pc, enter the trampoline.
         let nsp = sp - RED_ZONE - 8;
         *(nsp as *mut usize) = pc;
         gregs[libc::REG_RSP as usize] = nsp as i64;
         gregs[libc::REG_RIP as usize] = gmp_async_preempt as *const () as usize as i64;
-        (*gp).preempt.store(false, Relaxed);
+        true
     }
 }
 
 /// Called by the trampoline (through `gmp_preempt_target`) on the goroutine's stack with its
-/// whole state saved: park the G, keeping its M, until it is scheduled again.
+/// whole state saved: get back a P that sysmon took while the thread was blocked, or park the
+/// G, keeping its M, until it is scheduled again.
 unsafe extern "C" fn async_preempt2() {
     let mp = getm();
     let gp = getg();
     // SAFETY: we are the goroutine gp on our M mp (the handler checked it). lockedg/lockedm are
     // written by the G itself while running.
     unsafe {
+        // Enter the runtime (syscall::enter, by hand: the take decides what we are here for).
+        (*mp).acquirem();
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+        if (*mp).take.load(Acquire) != Take::Free {
+            exitsyscall_blocked(mp, gp);
+            (*getm()).releasem();
+            return;
+        }
+        if (*gp).status.load(Relaxed) != GStatus::Running {
+            (*mp).releasem();
+            return;
+        }
         let lock_here = (*mp).lockedg().is_null();
         if lock_here {
             (*gp).preempt_locked = true;
             (*gp).lockedm.store(mp, Relaxed);
             (*mp).lockedg.store(gp, Relaxed);
         }
-        SCHED.preemptions.fetch_add(1, Relaxed);
         mcall(mp, gopreempt_m);
         // Resumed, on the same M (the lock guarantees it).
+        if (*gp).preempt_parked {
+            (*gp).preempt_parked = false;
+            // Pairs with nothing: a count sysmon and the scheduler read as a hint.
+            SCHED.npreempted.fetch_sub(1, Relaxed);
+        }
         if lock_here {
             (*gp).preempt_locked = false;
             (*gp).lockedm.store(null_mut(), Relaxed);
@@ -180,17 +248,97 @@ unsafe extern "C" fn async_preempt2() {
     }
 }
 
-/// gopreempt_m: on g0 — the preempted G (locked to this M) yields through the global queue
-/// (proc::yield_global): it carries on at once if nothing else is runnable; if the next G is
-/// locked to another M (typically one preempted earlier) that M gets the P directly; else this
-/// M waits for the G (schedule -> stop_locked_m) and its P goes to another M. Each shortcut
-/// saves the thread wake-ups that dominate a preemption's cost (~7-20 µs each here).
+/// What a preemption does with the P (see "The thread budget" in mod.rs).
+enum Plan {
+    /// Nothing else wants the P: carry on, in a new time slice.
+    Carry,
+    /// Give the P to the M of the oldest preempted G (net zero Ms holding preempted Gs).
+    Swap,
+    /// Give the P to this idle M, which schedules normally.
+    IdleM(*mut M),
+    /// No M can take the P without making a thread, or the budget is spent: carry on; sysmon
+    /// asks again at its next tick.
+    Skip,
+}
+
+/// gopreempt_m: on g0 — decide, under sched.lock, whether the preempted G (locked to this M)
+/// gives up the P and to whom. Parking it puts it on the preempted queue and this M sleeps
+/// holding it (schedule -> stoplockedm). Each step avoids creating a thread: this thread may
+/// hold any libc lock.
 unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
     let mp = getm();
     // SAFETY: mp is this M and gp its curg, whose context mcall saved; we own mp.p.
     unsafe {
         proc::dropg(mp, gp);
         (*gp).status.set(GStatus::Running, GStatus::Runnable);
-        proc::yield_global(mp, gp, NewM::BySysmon)
+        let pp = (*mp).p();
+        let mut s = SCHED.locked();
+        if (*pp).retiring() {
+            // gmp_set_procs shrank past this P: it retires now (its queue goes global), and
+            // whoever has an idle P picks the work up.
+            park(&mut s, gp);
+            proc::releasep(mp);
+            s.pidleput(pp);
+            let pp2 = if s.runq_len() > 1 { s.pidleget() } else { null_mut() };
+            drop(s);
+            if !pp2.is_null() {
+                proc::startm(pp2, proc::Spin::No);
+            }
+            proc::schedule_without_p(mp)
+        }
+        let local = !(*pp).runq.is_empty();
+        let np = SCHED.npreempted.load(Relaxed);
+        let budget = preempt_budget();
+        let pq = s.preemptq.len != 0;
+        let plan = if !local && s.runq_len() == 0 {
+            Plan::Carry
+        } else if pq && !local && np * 2 >= budget {
+            Plan::Swap
+        } else if (np < budget || SCHED.starving.load(Relaxed)) && s.nmidle > 0 {
+            Plan::IdleM(s.mget())
+        } else if pq && !local {
+            Plan::Swap
+        } else {
+            Plan::Skip
+        };
+        match plan {
+            Plan::Carry | Plan::Skip => {
+                drop(s);
+                let slice = if matches!(plan, Plan::Carry) { Slice::New } else { Slice::Inherit };
+                proc::execute(mp, gp, slice)
+            }
+            Plan::Swap => {
+                let g2 = s.preemptqget();
+                park(&mut s, gp);
+                proc::releasep(mp);
+                proc::handoff_to_locked(&mut s, (*g2).lockedm(), pp);
+                drop(s);
+                proc::schedule_without_p(mp)
+            }
+            Plan::IdleM(m2) => {
+                park(&mut s, gp);
+                proc::releasep(mp);
+                drop(s);
+                // As startm does for an M off the idle list: it reads these after waking.
+                (*m2).spinning.store(false, Relaxed);
+                (*m2).nextp = pp;
+                (*m2).park.wakeup();
+                template::spare_check();
+                proc::schedule_without_p(mp)
+            }
+        }
+    }
+}
+
+/// Queue the preempted gp (Runnable, locked to the calling M) and count it.
+/// # Safety
+/// Under sched.lock (s); gp is the calling M's switched-out G.
+unsafe fn park(s: &mut crate::sched::sched::SchedLocked, gp: *mut G) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*gp).preempt_parked = true;
+        SCHED.npreempted.fetch_add(1, Relaxed);
+        SCHED.preemptions.fetch_add(1, Relaxed);
+        s.preemptqput(gp);
     }
 }

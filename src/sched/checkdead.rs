@@ -134,7 +134,7 @@ fn is_dead(s: &SchedLocked) -> bool {
         - s.nmidle as i64
         - s.nmidlelocked as i64
         - SCHED.nmsys.load(Relaxed) as i64;
-    if run != 0 || s.runq.len != 0 || !s.newm_pending.is_null() {
+    if run != 0 || s.runq_len() != 0 {
         return false;
     }
     // SAFETY: Ps below nallp are live forever.

@@ -104,11 +104,28 @@ pub(crate) struct G {
     pub preempt_locked: bool,
     /// allgs list link (written once before publication).
     pub alllink: *mut G,
+    /// Order of arrival on the global queues (sched.lock): the preempted queue and the run
+    /// queue are served oldest first when neither has priority.
+    pub qseq: u64,
+    /// The G is parked by a preemption and counted in `sched.npreempted` (its M's g0 sets it,
+    /// the G clears it when it resumes).
+    pub preempt_parked: bool,
 }
 
 impl G {
+    /// A G record in persistent memory (never freed: Gs are type-stable). None when no memory
+    /// can be had.
+    pub(crate) fn new_record(stack: Stack) -> Option<*mut G> {
+        crate::os::persistent::persistent_new(G::fresh(stack))
+    }
+
+    #[cfg(test)]
     pub(crate) fn new_boxed(stack: Stack) -> *mut G {
-        Box::into_raw(Box::new(G {
+        Box::into_raw(Box::new(G::fresh(stack)))
+    }
+
+    fn fresh(stack: Stack) -> G {
+        G {
             sched: Gobuf::default(),
             m: AtomicPtr::new(null_mut()),
             status: AtomicStatus::new_raw(GStatus::Idle as u32),
@@ -123,7 +140,9 @@ impl G {
             preempt: AtomicBool::new(false),
             preempt_locked: false,
             alllink: null_mut(),
-        }))
+            qseq: 0,
+            preempt_parked: false,
+        }
     }
 
     /// Lay out a fresh context that starts `f(arg)` at the top of the stack and ends in

@@ -13,6 +13,13 @@
 //! word tells those apart (`this_m`).
 //!
 //! Ms are never destroyed: an idle M sleeps on its `park` note on the idle list.
+//!
+//! # Who creates Ms
+//! Only the template thread (template.rs) and the starting thread call `pthread_create`: it
+//! takes glibc's and the loader's locks, and a goroutine preempted while holding one of them
+//! sleeps until some M gives it a P — an M that must never be the one waiting for that lock.
+//! The records (M, its g0) come from persistent memory (os/persistent.rs), not malloc, for
+//! the same reason.
 
 use crate::arch::{self, GRegs, Gobuf};
 use crate::lock::note::Note;
@@ -21,11 +28,11 @@ use crate::os::stack::{self, Stack};
 use crate::os;
 use crate::sched::g::{GStatus, G};
 use crate::sched::p::P;
-use crate::sched::proc::Spin;
 use crate::sched::sched::{SchedLocked, SCHED};
+use crate::sched::status::{AtomicStatus, Status};
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicPtr, AtomicU32, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, Ordering::*};
 use libc::c_void;
 
 /// The scheduler stack of an M is also its pthread stack. glibc keeps its TCB and the static TLS
@@ -45,6 +52,40 @@ pub(crate) enum MKind {
     Worker,
     /// Runs sysmon, never a goroutine, never holds a P.
     Sysmon,
+    /// The template thread (template.rs): creates Ms, never holds a P.
+    Template,
+}
+
+/// sysmon's hand-over of a P whose thread is blocked in the kernel outside any syscall
+/// bracket (see "Blocked threads" in syscall.rs). Only sysmon moves Free -> Taking -> Taken
+/// or back to Free; only the M's own thread moves Taken -> Free.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(u32)]
+pub(crate) enum Take {
+    /// The M's P is its own.
+    Free = 0,
+    /// sysmon is deciding whether to take it: the M's thread must not touch its P until
+    /// sysmon has decided (it waits at its next runtime entry).
+    Taking = 1,
+    /// sysmon took the P: the M's goroutine is in an implicit syscall and must get a P back
+    /// (exitsyscall) before it touches the runtime.
+    Taken = 2,
+}
+
+impl Status for Take {
+    fn from_u32(v: u32) -> Self {
+        match v {
+            0 => Take::Free,
+            1 => Take::Taking,
+            2 => Take::Taken,
+            _ => throw!("Take::from_u32: bad value"),
+        }
+    }
+    fn to_u32(self) -> u32 {
+        self as u32
+    }
+    const BAD_SET: &'static str = "AtomicStatus::set: bad incoming take state";
+    const BAD_CAS: &'static str = "AtomicStatus::cas: bad incoming take state";
 }
 
 /// An M's part in waiting for its locked G (stoplockedm / startlockedm), under sched.lock.
@@ -105,6 +146,14 @@ pub(crate) struct M {
     /// This thread's errno slot (fixed for the thread's life): saving and restoring a
     /// goroutine's errno at each switch is then a plain load and store.
     pub errno_addr: *mut i32,
+    /// When sysmon sent the pending signal (for re-sending one the kernel dropped).
+    pub signal_sent: AtomicI64,
+    /// sysmon's retake of this M's P while its thread is blocked in the kernel.
+    pub take: AtomicStatus<Take>,
+    /// /proc/self/task/<tid>/stat, opened by the thread itself at start (-1 if it could not
+    /// be): sysmon reads the thread's scheduler state from it. Written once before the M
+    /// takes a P (published by acquirep's status store).
+    pub statfd: AtomicI32,
 }
 
 /// The fields of an M that sched.lock protects.
@@ -236,28 +285,43 @@ pub(crate) fn ctx() -> Ctx {
     }
 }
 
-/// newm: create a worker M that will take `pp` (may be null: it then goes idle) and start
-/// scheduling. False if no stack or thread could be had.
-pub(crate) fn newm(pp: *mut P, spin: Spin) -> bool {
-    newm1(pp, spin, MKind::Worker)
+/// newm: create a worker M, which looks for work when it starts (or goes idle). False if no
+/// memory or thread could be had. Only the template thread and schedinit call this.
+pub(crate) fn newm() -> bool {
+    newm1(MKind::Worker)
 }
 
-/// Start the sysmon thread.
+/// Start the sysmon thread (schedinit).
 pub(crate) fn newm_sysmon() -> bool {
-    newm1(null_mut(), Spin::No, MKind::Sysmon)
+    newm1(MKind::Sysmon)
 }
 
-fn newm1(pp: *mut P, spin: Spin, kind: MKind) -> bool {
-    let Some(g0stack) = stack::stack_alloc(G0_STACK_SIZE) else { return false };
-    let Some(gsignal) = stack::stack_alloc(GSIGNAL_STACK_SIZE) else { return false };
-    let g0 = G::new_boxed(g0stack);
+/// Start the template thread (schedinit).
+pub(crate) fn newm_template() -> bool {
+    newm1(MKind::Template)
+}
+
+/// An M record with its stacks, from persistent memory, or the one a failed creation left.
+fn allocm(kind: MKind) -> Option<*mut M> {
+    // A record whose thread could not be created is kept for the next try (records are never
+    // freed). Only the template thread and the starting thread create Ms; Acquire/Release
+    // pair the record's hand-over between them.
+    let spare = FAILED_M.swap(null_mut(), Acquire);
+    if !spare.is_null() {
+        // SAFETY: the record never ran and nobody else references it.
+        unsafe { (*spare).kind = kind };
+        return Some(spare);
+    }
+    let g0stack = stack::stack_alloc(G0_STACK_SIZE)?;
+    let gsignal = stack::stack_alloc(GSIGNAL_STACK_SIZE)?;
+    let g0 = G::new_record(g0stack)?;
     let id = SCHED.mnext.fetch_add(1, Relaxed);
-    let mp = Box::into_raw(Box::new(M {
+    crate::os::persistent::persistent_new(M {
         gregs: GRegs { g: g0, fsbase: 0, m: null_mut(), g0 },
         curg: AtomicPtr::new(null_mut()),
         p: AtomicPtr::new(null_mut()),
-        nextp: pp,
-        spinning: AtomicBool::new(spin == Spin::Counted),
+        nextp: null_mut(),
+        spinning: AtomicBool::new(false),
         park: Note::new(),
         locks: AtomicI32::new(0),
         lockranks: AtomicU32::new(0),
@@ -274,15 +338,26 @@ fn newm1(pp: *mut P, spin: Spin, kind: MKind) -> bool {
         oldp: null_mut(),
         signal_pending: AtomicBool::new(false),
         errno_addr: null_mut(),
-    }));
+        signal_sent: AtomicI64::new(0),
+        take: AtomicStatus::new_raw(Take::Free as u32),
+        statfd: AtomicI32::new(-1),
+    })
+}
+
+/// The record of the last failed creation (see allocm).
+static FAILED_M: AtomicPtr<M> = AtomicPtr::new(null_mut());
+
+fn newm1(kind: MKind) -> bool {
+    let Some(mp) = allocm(kind) else { return false };
     // Counted before the thread exists, so checkdead never sees a starting M as missing.
     SCHED.mcount.fetch_add(1, Relaxed);
-    if kind == MKind::Sysmon {
+    if kind != MKind::Worker {
         SCHED.nmsys.fetch_add(1, Relaxed);
     }
     // SAFETY: attr is initialised before use and destroyed after; the stack range is ours and
     // unused; the signal masks are valid sigset_t values.
     unsafe {
+        let g0stack = (*(*mp).gregs.g0).stack;
         let mut attr: libc::pthread_attr_t = core::mem::zeroed();
         libc::pthread_attr_init(&mut attr);
         libc::pthread_attr_setstack(&mut attr, g0stack.lo as *mut c_void, g0stack.hi - g0stack.lo);
@@ -298,12 +373,12 @@ fn newm1(pp: *mut P, spin: Spin, kind: MKind) -> bool {
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, null_mut());
         libc::pthread_attr_destroy(&mut attr);
         if rc != 0 {
-            // The M never ran: nothing else references it. Its stacks are leaked address space.
-            drop(Box::from_raw(mp));
+            // The M never ran: keep its record for the next attempt.
             SCHED.mcount.fetch_sub(1, Relaxed);
-            if kind == MKind::Sysmon {
+            if kind != MKind::Worker {
                 SCHED.nmsys.fetch_sub(1, Relaxed);
             }
+            FAILED_M.store(mp, Release);
             return false;
         }
     }
@@ -323,6 +398,7 @@ extern "C" fn mstart(arg: *mut c_void) -> *mut c_void {
         arch::set_g_base(&mut (*mp).gregs);
         (*mp).procid.store(os::gettid(), Relaxed);
         (*mp).errno_addr = os::errno_ptr();
+        (*mp).statfd.store(os::open_task_stat(os::gettid()), Relaxed);
         let ss = libc::stack_t {
             ss_sp: (*mp).gsignal.lo as *mut c_void,
             ss_flags: 0,
@@ -339,6 +415,7 @@ extern "C" fn mstart(arg: *mut c_void) -> *mut c_void {
         (*g0).status.set(GStatus::Idle, GStatus::Running);
         match (*mp).kind {
             MKind::Sysmon => crate::sched::sysmon::sysmon(mp),
+            MKind::Template => crate::sched::template::template_thread(mp),
             MKind::Worker => crate::sched::proc::mstart1(mp),
         }
     }

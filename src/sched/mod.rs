@@ -10,7 +10,8 @@
 //! - idle/spinning accounting (npidle, nmspinning, the lock-free halves of wakep and the
 //!   spinning transitions): idle.rs (model-checked);
 //! - the global state under sched.lock (run queue, idle lists, free Gs, procresize): sched.rs;
-//! - syscalls: syscall.rs; sysmon: sysmon.rs; deadlock detection: checkdead.rs; start-up and
+//! - syscalls and threads blocked in the kernel: syscall.rs; sysmon: sysmon.rs; the only
+//!   creator of Ms: template.rs; deadlock detection: checkdead.rs; start-up and
 //!   GOMAXPROCS: schedinit.rs.
 //!
 //! Subsystems reach the core through gopark/ready and G queues; the core reaches preemption
@@ -29,3 +30,4 @@ pub(crate) mod schedinit;
 pub(crate) mod status;
 pub(crate) mod syscall;
 pub(crate) mod sysmon;
+pub(crate) mod template;

@@ -3,7 +3,7 @@
 //! # P statuses
 //! Go's `_P*`, with who may change the status (see status.rs for the gate):
 //! - `Idle`: on sched.pidle, or just taken off it, or handed to an M that is about to
-//!   acquire it (`m.nextp`, `newm_pending`). Owned by sched.lock while on a list, else by the
+//!   acquire it (`m.nextp`). Owned by sched.lock while on a list, else by the
 //!   M it was handed to. Its run queue is empty while on the idle list.
 //! - `Running`: owned by an M (`p.m`, `m.p`); only that M changes its status.
 //! - `Syscall`: its M is in a syscall and still remembers it (`m.oldp`) but owns nothing:
@@ -62,7 +62,7 @@ pub(crate) struct P {
     pub id: u32,
     /// See "P statuses". Read racily (Relaxed) by thieves, sysmon and schedtrace.
     pub status: AtomicStatus<PStatus>,
-    /// Idle-list and newm_pending link (sched.lock).
+    /// Idle-list link (sched.lock).
     pub link: *mut P,
     /// The owning M (null when idle or in a syscall). Written by the owner (acquirep,
     /// releasep, entersyscall); read racily by sysmon (preemptone), thieves and schedtrace.
@@ -110,8 +110,9 @@ pub(crate) fn bump(c: &AtomicU64, n: u64) {
 }
 
 impl P {
-    pub(crate) fn new(id: u32) -> *mut P {
-        Box::into_raw(Box::new(P {
+    /// A P record in persistent memory (Ps are never freed). None when no memory can be had.
+    pub(crate) fn new(id: u32) -> Option<*mut P> {
+        crate::os::persistent::persistent_new(P {
             id,
             status: AtomicStatus::new_raw(PStatus::Dead as u32),
             link: null_mut(),
@@ -125,7 +126,7 @@ impl P {
             goidcache: 0,
             goidcacheend: 0,
             stats: PStats::default(),
-        }))
+        })
     }
 
     #[inline]

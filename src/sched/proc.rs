@@ -53,7 +53,8 @@ use crate::os;
 use crate::os::stack;
 use crate::sched::checkdead::{checkdead, MainState, MainWait};
 use crate::sched::g::{GStatus, G};
-use crate::sched::m::{self, ctx, Ctx, LockedWait, UnlockFn, M};
+use crate::sched::m::{ctx, Ctx, LockedWait, UnlockFn, M};
+use crate::sched::syscall::{enter, leave};
 use crate::sched::p::{bump, PStatus, P};
 use crate::sched::sched::{gfget, gfput, SchedLocked, SCHED};
 use crate::sched::schedinit::ensure_started;
@@ -73,15 +74,6 @@ pub(crate) enum Spin {
     Counted,
 }
 
-/// Who creates a missing M. The preemption path may run while its thread holds libc locks
-/// (malloc's, the loader's), so it must not call pthread_create: sysmon does it instead
-/// (Go's newmHandoff).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum NewM {
-    Here,
-    BySysmon,
-}
-
 /// Whether a G about to run takes over the current time slice (it came from runnext) or
 /// starts a new one.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -93,20 +85,31 @@ pub(crate) enum Slice {
 // ---------------------------------------------------------------------------------------------
 // M lifecycle
 
-/// mstart1: after mstart set up the thread: take the P we were started for (or go idle) and
-/// schedule.
+/// mstart1: after mstart set up the thread: look for work as a spinning M woken by wakep
+/// would (the template thread made us because work found no idle M, or as a spare), else go
+/// idle; then schedule.
 /// # Safety
 /// On the M's g0, with the g register set.
 pub(crate) unsafe fn mstart1(mp: *mut M) -> ! {
     // SAFETY: mp is this thread's M.
     unsafe {
         let pp = (*mp).nextp;
-        if pp.is_null() {
-            stopm(mp);
-        } else {
+        if !pp.is_null() {
             (*mp).nextp = null_mut();
             acquirep(mp, pp);
+            schedule()
         }
+        if SCHED.idle.wakep() {
+            // Counted as the one spinning M (wakep's rules).
+            let pp = SCHED.locked().pidleget();
+            if !pp.is_null() {
+                acquirep(mp, pp);
+                (*mp).spinning.store(true, Relaxed);
+                schedule()
+            }
+            SCHED.idle.uncount_spinning();
+        }
+        stopm(mp);
         schedule()
     }
 }
@@ -174,8 +177,13 @@ unsafe fn stopm(mp: *mut M) {
 }
 
 /// startm: run some M on pp (an idle P if null). With `Spin::Counted` the M starts spinning
-/// (the caller counted it). `newm` says who may create a missing M.
-pub(crate) fn startm(mut pp: *mut P, spin: Spin, newm: NewM) {
+/// (the caller counted it).
+///
+/// Never creates a thread here (see template.rs): with no idle M, pp goes to the M of the
+/// oldest preempted goroutine if one waits (it needs no new thread), else pp goes idle with
+/// its queued Gs moved to the global queue, and the template thread is asked for an M. The
+/// work then waits for an M (new or existing) to take an idle P; it is never stranded on pp.
+pub(crate) fn startm(mut pp: *mut P, spin: Spin) {
     let mut s = SCHED.locked();
     if pp.is_null() {
         pp = s.pidleget();
@@ -186,23 +194,27 @@ pub(crate) fn startm(mut pp: *mut P, spin: Spin, newm: NewM) {
         }
     }
     let nmp = s.mget();
-    if nmp.is_null() && newm == NewM::BySysmon {
-        // SAFETY: pp is ours (taken above or handed to us); the pending list owns it now.
-        unsafe { (*pp).link = s.newm_pending };
-        s.newm_pending = pp;
+    if nmp.is_null() {
+        let gp = s.preemptqget();
+        // SAFETY: pp is ours (taken above or handed to us); a preempted G is locked to its M,
+        // which waits for it in stoplockedm (or is about to).
+        unsafe {
+            if !gp.is_null() {
+                handoff_to_locked(&mut s, (*gp).lockedm(), pp);
+            } else {
+                s.runq_to_global(pp);
+                s.pidleput(pp);
+            }
+        }
         drop(s);
         uncount_spinning(spin);
-        SCHED.sysmon_note.wake_any();
-        return;
-    }
-    drop(s);
-    if nmp.is_null() {
-        if !m::newm(pp, spin) {
-            SCHED.locked().pidleput(pp);
-            uncount_spinning(spin);
+        if gp.is_null() {
+            crate::sched::template::newm_request();
         }
         return;
     }
+    drop(s);
+    crate::sched::template::spare_check();
     // SAFETY: nmp came off the idle list: it sleeps on its note and reads these after waking.
     unsafe {
         (*nmp).spinning.store(spin == Spin::Counted, Relaxed);
@@ -222,23 +234,23 @@ fn uncount_spinning(spin: Spin) {
 /// work, else make it idle.
 /// # Safety
 /// The caller owns pp (Idle, released).
-pub(crate) unsafe fn handoffp(pp: *mut P, newm: NewM) {
+pub(crate) unsafe fn handoffp(pp: *mut P) {
     // SAFETY: the caller released pp; we decide where it goes.
     unsafe {
         if !(*pp).runq.is_empty() || SCHED.runqsize.load(Relaxed) != 0 {
-            startm(pp, Spin::No, newm);
+            startm(pp, Spin::No);
             return;
         }
     }
     // No local work: let it spin if nobody is looking for work.
     if SCHED.idle.handoffp() {
-        startm(pp, Spin::Counted, newm);
+        startm(pp, Spin::Counted);
         return;
     }
     let mut s = SCHED.locked();
-    if s.runq.len != 0 {
+    if s.runq_len() != 0 {
         drop(s);
-        startm(pp, Spin::No, newm);
+        startm(pp, Spin::No);
         return;
     }
     s.pidleput(pp);
@@ -248,7 +260,7 @@ pub(crate) unsafe fn handoffp(pp: *mut P, newm: NewM) {
 /// caller has just published work (step 2); `Idle::wakep` orders that before its checks.
 pub(crate) fn wakep() {
     if SCHED.idle.wakep() {
-        startm(null_mut(), Spin::Counted, NewM::Here);
+        startm(null_mut(), Spin::Counted);
     }
 }
 
@@ -270,11 +282,9 @@ unsafe fn stoplockedm(mp: *mut M) {
         if gp.is_null() || (*gp).lockedm() != mp {
             throw!("stoplockedm: inconsistent locking");
         }
-        // A G locked by preemption: this thread may hold libc locks (preempt/).
-        let newm = if (*gp).preempt_locked { NewM::BySysmon } else { NewM::Here };
         if !(*mp).p().is_null() {
             let pp = releasep(mp);
-            handoffp(pp, newm);
+            handoffp(pp);
         }
         {
             // Count ourselves idle-locked — unless a waker already handed us a P (our G was
@@ -318,7 +328,7 @@ unsafe fn startlockedm(mp: *mut M, gp: *mut G) {
 /// Give pp to mp2, which waits (or is about to wait) in stoplockedm for its runnable G.
 /// # Safety
 /// The caller owns pp and took mp2's locked G off the run queues.
-unsafe fn handoff_to_locked(s: &mut SchedLocked, mp2: *mut M, pp: *mut P) {
+pub(crate) unsafe fn handoff_to_locked(s: &mut SchedLocked, mp2: *mut M, pp: *mut P) {
     // SAFETY: per the contract; lockedwait is under sched.lock (s).
     unsafe {
         let l = (*mp2).locked(s);
@@ -394,6 +404,9 @@ pub(crate) unsafe fn schedule_without_p(mp: *mut M) -> ! {
 pub(crate) unsafe fn execute(mp: *mut M, gp: *mut G, slice: Slice) -> ! {
     // SAFETY: per the contract.
     unsafe {
+        // Until gp's own code runs, this M is in the runtime: sysmon must not mistake a page
+        // fault here for gp blocked in the kernel (see "Blocked threads" in syscall.rs).
+        (*mp).acquirem();
         let pp = (*mp).p();
         (*mp).curg.store(gp, Relaxed);
         (*gp).m.store(mp, Relaxed);
@@ -406,6 +419,7 @@ pub(crate) unsafe fn execute(mp: *mut M, gp: *mut G, slice: Slice) -> ! {
         }
         bump(&(*pp).stats.schedules, 1);
         *(*mp).errno_addr = (*gp).errno;
+        (*mp).releasem();
         arch::gmp_gogo(gp)
     }
 }
@@ -424,10 +438,10 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
                     releasep(mp);
                     s.pidleput(pp); // retires it: its queued Gs move to the global queue
                     // Those Gs need an M: start one on an idle P (as injectglist does).
-                    let pp2 = if s.runq.len != 0 { s.pidleget() } else { null_mut() };
+                    let pp2 = if s.runq_len() != 0 { s.pidleget() } else { null_mut() };
                     drop(s);
                     if !pp2.is_null() {
-                        startm(pp2, Spin::No, NewM::Here);
+                        startm(pp2, Spin::No);
                     }
                     if (*mp).spinning() && stop_spinning(mp) {
                         continue 'top;
@@ -471,7 +485,7 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
 
             // Nothing: give up the P. Re-check the global queue under the lock first.
             let mut s = SCHED.locked();
-            if s.runq.len != 0 {
+            if s.runq_len() != 0 {
                 let gp = s.globrunqget(pp, 0);
                 return (gp, Slice::New);
             }
@@ -503,7 +517,7 @@ unsafe fn stop_spinning(mp: *mut M) -> bool {
         // sched.lock (so a producer's put there needs no barrier of its own), each P's queue
         // lock-free.
         let work = SCHED.idle.stop_spinning(|| {
-            SCHED.locked().runq.len != 0
+            SCHED.locked().runq_len() != 0
                 || (0..SCHED.nallp.load(Acquire)).any(|i| {
                     let p2 = SCHED.p(i);
                     (*p2).status.load(Relaxed) != PStatus::Dead && !(*p2).runq.is_empty()
@@ -592,18 +606,24 @@ pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) {
 }
 
 /// mcall: switch the running goroutine gp out to g0 and call `f(gp)` there. No runtime lock
-/// may be held across the switch (the lock rule, lock/mod.rs).
+/// may be held across the switch (the lock rule, lock/mod.rs). The caller entered the runtime
+/// (`syscall::enter`: m.locks raised once); `f` starts with `dropg`, which lowers it.
 /// # Safety
 /// Called by the goroutine running on mp; `f` never returns.
 pub(crate) unsafe fn mcall(mp: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
     // SAFETY: per the contract.
     unsafe {
         (*mp).assert_no_locks_held("mcall: runtime lock held across a goroutine switch");
+        if cfg!(debug_assertions) && (*mp).locks.load(Relaxed) != 1 {
+            throw!("mcall: not entered through syscall::enter (m.locks != 1)");
+        }
         arch::gmp_mcall(f)
     }
 }
 
-/// dropg: drop the association between the calling M and its current G.
+/// dropg: drop the association between the calling M and its current G, and end the runtime
+/// entry that led to the switch (mcall): from here on the M runs no goroutine, so sysmon
+/// cannot mistake it for one blocked in the kernel.
 /// # Safety
 /// mp is the calling M and gp its curg, switched out.
 pub(crate) unsafe fn dropg(mp: *mut M, gp: *mut G) {
@@ -612,6 +632,7 @@ pub(crate) unsafe fn dropg(mp: *mut M, gp: *mut G) {
         (*gp).errno = *(*mp).errno_addr;
         (*gp).m.store(null_mut(), Relaxed);
         (*mp).curg.store(null_mut(), Relaxed);
+        (*mp).releasem();
     }
 }
 
@@ -642,44 +663,42 @@ unsafe extern "C" fn gosched_m(gp: *mut G) -> ! {
     unsafe {
         dropg(mp, gp);
         (*gp).status.set(GStatus::Running, GStatus::Runnable);
-        yield_global(mp, gp, NewM::Here)
+        yield_global(mp, gp)
     }
 }
 
-/// The calling M's G, switched out and Runnable, goes to the back of the global queue (a yield
-/// or a preemption). With nothing local, find_runnable would take from the global queue
-/// next, so take the head under this same lock (one G, not a batch: the next yield pays for
-/// the lock anyway, and a batch would cost a run-queue CAS per G), and:
+/// The calling M's G, switched out and Runnable, goes to the back of the global queue (a
+/// yield). With nothing local, find_runnable would take from the global queues next, so take
+/// their next G under this same lock (one G, not a batch: the next yield pays for the lock
+/// anyway, and a batch would cost a run-queue CAS per G), and:
 /// - if this M may run it (it is unlocked and so is the M, or it is the M's own locked G —
 ///   the yielding G itself when nothing else is runnable), run it;
-/// - if it is locked to another M, give that M the P directly (one wake-up; through
-///   schedule() it would take two: an M to find the G, then the G's M).
+/// - if it is locked to another M (a preempted G, say), give that M the P directly (one
+///   wake-up; through schedule() it would take two: an M to find the G, then the G's M).
 ///
-/// Otherwise, or on a retiring P, go through schedule(). With `NewM::BySysmon` (the
-/// preemption path) no M is started here.
+/// Otherwise, or on a retiring P, go through schedule().
 /// # Safety
 /// On g0 of mp, which holds a P; gp was its curg and is now Runnable on no queue.
-pub(crate) unsafe fn yield_global(mp: *mut M, gp: *mut G, newm: NewM) -> ! {
-    // SAFETY: per the contract; Gs on the global queue are live and owned by it.
+pub(crate) unsafe fn yield_global(mp: *mut M, gp: *mut G) -> ! {
+    // SAFETY: per the contract; Gs on the global queues are live and owned by them.
     unsafe {
         let pp = (*mp).p();
         let mut s = SCHED.locked();
         s.globrunqput(gp);
         if (*pp).runq.is_empty() && !(*pp).retiring() {
-            let next = s.runq.head;
+            let next = s.globrunq_head();
             let mp2 = (*next).lockedm();
             let here = (*mp).lockedg();
             if (mp2.is_null() && here.is_null()) || (mp2 == mp && next == here) {
-                let next = s.globrunqget(pp, 1);
+                let got = s.globrunqget(pp, 1);
+                debug_assert!(got == next);
                 drop(s);
-                if newm == NewM::Here {
-                    wakep();
-                }
+                wakep();
                 execute(mp, next, Slice::New);
             }
             if !mp2.is_null() && mp2 != mp {
-                let next = s.globrunqget(pp, 1);
-                debug_assert!((*next).lockedm() == mp2);
+                let got = s.globrunqget(pp, 1);
+                debug_assert!(got == next);
                 releasep(mp);
                 handoff_to_locked(&mut s, mp2, pp);
                 drop(s);
@@ -687,9 +706,7 @@ pub(crate) unsafe fn yield_global(mp: *mut M, gp: *mut G, newm: NewM) -> ! {
             }
         }
         drop(s);
-        if newm == NewM::Here {
-            wakep();
-        }
+        wakep();
         schedule()
     }
 }
@@ -722,9 +739,9 @@ unsafe extern "C" fn goexit0(gp: *mut G) -> ! {
 
 /// goexit1: where a goroutine's function returns to (asm/gostart.S calls it through r13).
 pub(crate) unsafe extern "C" fn goexit1() -> ! {
-    // SAFETY: we are on a goroutine stack that is done; goexit0 never returns.
-    unsafe { mcall(getm(), goexit0) };
-    throw!("goexit1: returned")
+    match goexit() {
+        Err(_) => throw!("goexit1: not on a goroutine"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -740,7 +757,7 @@ unsafe fn newproc1(pp: *mut P, f: usize, arg: usize, main_wait: *const MainWait)
         let mut gp = gfget(pp);
         if gp.is_null() {
             let st = stack::stack_alloc(SCHED.stack_size.load(Relaxed))?;
-            gp = G::new_boxed(st);
+            gp = G::new_record(st)?;
             SCHED.allgs_push(gp);
             (*gp).status.set(GStatus::Idle, GStatus::Dead);
         }
@@ -767,15 +784,14 @@ pub(crate) fn newproc(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) ->
 fn newproc_main(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void, main_wait: *const MainWait) -> Result<i64, i32> {
     ensure_started()?;
     let (f, arg) = (f as usize, arg as usize);
-    let c = ctx();
-    match c {
+    let c = enter();
+    let r = match c {
         // SAFETY: mp is this thread's M.
         Ctx::G(mp, _) | Ctx::G0(mp) if !unsafe { (*mp).p() }.is_null() => {
-            // SAFETY: with m.locks raised, mp keeps its P for the duration; we own it.
+            // SAFETY: inside the runtime (enter), mp keeps its P for the duration; we own it.
             unsafe {
-                (*mp).acquirem();
                 let pp = (*mp).p();
-                let r = match newproc1(pp, f, arg, main_wait) {
+                match newproc1(pp, f, arg, main_wait) {
                     Some(gp) => {
                         let id = (*gp).goid();
                         runqput(pp, gp, true);
@@ -783,9 +799,7 @@ fn newproc_main(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void, main_wai
                         Ok(id)
                     }
                     None => Err(libc::ENOMEM),
-                };
-                (*mp).releasem();
-                r
+                }
             }
         }
         _ => {
@@ -793,13 +807,19 @@ fn newproc_main(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void, main_wai
                 SCHED.note_external_caller();
             }
             // SAFETY: no P is owned here.
-            let gp = unsafe { newproc1(null_mut(), f, arg, main_wait) }.ok_or(libc::ENOMEM)?;
-            // SAFETY: gp is ours until queued.
-            let id = unsafe { (*gp).goid() };
-            injectglist(gp);
-            Ok(id)
+            match unsafe { newproc1(null_mut(), f, arg, main_wait) } {
+                Some(gp) => {
+                    // SAFETY: gp is ours until queued.
+                    let id = unsafe { (*gp).goid() };
+                    injectglist(gp);
+                    Ok(id)
+                }
+                None => Err(libc::ENOMEM),
+            }
         }
-    }
+    };
+    leave(c);
+    r
 }
 
 /// injectglist: make a Runnable G run from thread context (or with no P): global queue, and
@@ -810,7 +830,7 @@ fn injectglist(gp: *mut G) {
     let pp = s.pidleget();
     drop(s);
     if !pp.is_null() {
-        startm(pp, Spin::No, NewM::Here);
+        startm(pp, Spin::No);
     }
 }
 
@@ -841,14 +861,29 @@ pub(crate) fn gomain(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) -> 
 /// gopark: park the calling goroutine; `unlockf(gp, lock)` runs on g0 once it is switched
 /// out (false: resume at once). `Err(EPERM)` outside a goroutine.
 pub(crate) fn gopark(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(), i32> {
-    let Ctx::G(mp, _) = ctx() else { return Err(libc::EPERM) };
-    // SAFETY: mp is our M; park_m reads these on this M's g0 right after the switch.
+    let c = enter();
+    let Some((mp, _)) = running(c) else {
+        leave(c);
+        return Err(libc::EPERM);
+    };
+    // SAFETY: mp is our M; park_m reads these on this M's g0 right after the switch (mcall
+    // ends the runtime entry).
     unsafe {
         (*mp).waitunlockf = unlockf;
         (*mp).waitlock = lock;
         mcall(mp, park_m);
     }
     Ok(())
+}
+
+/// The running goroutine and its M, if `c` is a goroutine that holds a P (not inside a syscall
+/// bracket, where it has none).
+fn running(c: Ctx) -> Option<(*mut M, *mut G)> {
+    match c {
+        // SAFETY: gp is the calling goroutine; its status is its own to read.
+        Ctx::G(mp, gp) if unsafe { (*gp).status.load(Relaxed) } == GStatus::Running => Some((mp, gp)),
+        _ => None,
+    }
 }
 
 /// ready (goready): make a parked G runnable — in the caller's runnext when called on an M
@@ -864,16 +899,14 @@ pub(crate) unsafe fn ready(gp: *mut G) -> Result<(), i32> {
     if !unsafe { (*gp).status.try_cas(GStatus::Waiting, GStatus::Runnable) } {
         return Err(libc::EINVAL);
     }
-    let c = ctx();
+    let c = enter();
     match c {
         // SAFETY: reading our own M's P.
         Ctx::G(mp, _) | Ctx::G0(mp) if !unsafe { (*mp).p() }.is_null() => {
-            // SAFETY: with m.locks raised we keep our P; we own gp.
+            // SAFETY: inside the runtime (enter) we keep our P; we own gp.
             unsafe {
-                (*mp).acquirem();
                 runqput((*mp).p(), gp, true);
                 wakep();
-                (*mp).releasem();
             }
         }
         _ => {
@@ -883,36 +916,58 @@ pub(crate) unsafe fn ready(gp: *mut G) -> Result<(), i32> {
             injectglist(gp)
         }
     }
+    leave(c);
     Ok(())
 }
 
 /// gosched: the calling goroutine yields (runtime.Gosched); a plain thread sched_yields.
 pub(crate) fn gosched() {
-    match ctx() {
-        Ctx::G(mp, _) => {
-            // SAFETY: mp is our M and holds a P while a goroutine runs; mcall saves us and
-            // gosched_m never returns to this frame until we are rescheduled.
+    let c = enter();
+    match running(c) {
+        Some((mp, _)) => {
+            // SAFETY: mp is our M and holds a P while its goroutine runs; mcall saves us (and
+            // ends the runtime entry) and gosched_m never returns to this frame until we are
+            // rescheduled.
             unsafe {
                 bump(&(*(*mp).p()).stats.yields, 1);
                 mcall(mp, gosched_m);
             }
         }
-        _ => os::osyield(),
+        None => {
+            leave(c);
+            os::osyield()
+        }
     }
 }
 
 /// goexit: end the calling goroutine (runtime.Goexit). `Err(EPERM)` outside a goroutine.
 pub(crate) fn goexit() -> Result<core::convert::Infallible, i32> {
-    let Ctx::G(mp, _) = ctx() else { return Err(libc::EPERM) };
-    // SAFETY: goexit0 ends this goroutine; nothing on its stack is used again.
-    unsafe { mcall(mp, goexit0) };
+    let c = enter();
+    let Ctx::G(mut mp, gp) = c else {
+        leave(c);
+        return Err(libc::EPERM);
+    };
+    // SAFETY: gp is the calling goroutine on mp. A goroutine that ends inside a syscall bracket
+    // (its exitsyscall forgotten) gets a P back first, as exitsyscall would.
+    unsafe {
+        if (*gp).status.load(Relaxed) == GStatus::Syscall {
+            crate::sched::syscall::exitsyscall1(mp, gp);
+            mp = getm();
+        }
+        // goexit0 ends this goroutine; nothing on its stack is used again.
+        mcall(mp, goexit0)
+    };
     throw!("goexit: goexit0 returned")
 }
 
 /// lockOSThread: pin the calling goroutine to its M (nesting counted). `Err(EPERM)` outside a
 /// goroutine.
 pub(crate) fn lock_os_thread() -> Result<(), i32> {
-    let Ctx::G(mp, gp) = ctx() else { return Err(libc::EPERM) };
+    let c = enter();
+    let Ctx::G(mp, gp) = c else {
+        leave(c);
+        return Err(libc::EPERM);
+    };
     // SAFETY: gp is the running goroutine and mp its M; these fields are written only by the
     // goroutine itself while running.
     unsafe {
@@ -920,25 +975,33 @@ pub(crate) fn lock_os_thread() -> Result<(), i32> {
         (*gp).lockedm.store(mp, Relaxed);
         (*mp).lockedg.store(gp, Relaxed);
     }
+    leave(c);
     Ok(())
 }
 
 /// unlockOSThread: undo one lockOSThread. `Err(EPERM)` outside a goroutine, `Err(EINVAL)`
 /// without a matching lock.
 pub(crate) fn unlock_os_thread() -> Result<(), i32> {
-    let Ctx::G(mp, gp) = ctx() else { return Err(libc::EPERM) };
+    let c = enter();
+    let Ctx::G(mp, gp) = c else {
+        leave(c);
+        return Err(libc::EPERM);
+    };
     // SAFETY: as lock_os_thread.
-    unsafe {
+    let r = unsafe {
         if (*gp).lock_depth == 0 {
-            return Err(libc::EINVAL);
+            Err(libc::EINVAL)
+        } else {
+            (*gp).lock_depth -= 1;
+            if (*gp).lock_depth == 0 {
+                (*gp).lockedm.store(null_mut(), Relaxed);
+                (*mp).lockedg.store(null_mut(), Relaxed);
+            }
+            Ok(())
         }
-        (*gp).lock_depth -= 1;
-        if (*gp).lock_depth == 0 {
-            (*gp).lockedm.store(null_mut(), Relaxed);
-            (*mp).lockedg.store(null_mut(), Relaxed);
-        }
-    }
-    Ok(())
+    };
+    leave(c);
+    r
 }
 
 /// preemptone: ask the M running pp's G to preempt it. True if a request was made.

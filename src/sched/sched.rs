@@ -20,8 +20,15 @@ use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32,
 
 /// What sched.lock protects.
 pub(crate) struct SchedLocked {
-    /// Global run queue. Its length is mirrored in `Sched::runqsize` for lock-free peeks.
+    /// Global run queue. Its length plus the preempted queue's is mirrored in
+    /// `Sched::runqsize` for lock-free peeks.
     pub runq: GQueue,
+    /// Preempted goroutines (each locked to the M that sleeps holding it; see "The thread
+    /// budget" in preempt/mod.rs). Served with the run queue, oldest first, or first of all
+    /// while over half the budget of such Ms is in use. Never moved to a P's local queue.
+    pub preemptq: GQueue,
+    /// Stamp for `g.qseq`: arrival order on the two global queues.
+    pub qseq: u64,
     /// Idle Ms (linked through m.schedlink) and their count.
     pub midle: *mut M,
     pub nmidle: u32,
@@ -29,10 +36,6 @@ pub(crate) struct SchedLocked {
     pub pidle: *mut P,
     /// Ms asleep in stoplockedm, waiting for their locked G (for checkdead).
     pub nmidlelocked: u32,
-    /// Ps waiting for an M that the preemption path may not create itself (it may run while
-    /// its thread holds libc locks): sysmon creates those Ms (Go's newmHandoff). Linked
-    /// through p.link; their Ms start non-spinning.
-    pub newm_pending: *mut P,
 }
 
 // SAFETY: only reached through the mutex.
@@ -43,6 +46,22 @@ pub(crate) struct Sched {
     /// Mirrors of locked counts, read without the lock (Go reads sched.runqsize racily too):
     /// written under sched.lock; a stale read only costs a needless lock or a later pick-up.
     pub runqsize: AtomicU64,
+    /// Mirrors of `nmidle` and of the preempted queue's length (same rules as runqsize).
+    pub nmidle_hint: AtomicU32,
+    /// Worker Ms whose goroutine is in a syscall, bracketed or not (sysmon counts them each
+    /// tick; a hint for the template thread's budget).
+    pub nmsyscall_hint: AtomicU32,
+    pub preemptqsize: AtomicU32,
+    /// Goroutines parked by a preemption, each holding its M (see "The thread budget" in
+    /// preempt/mod.rs). Changed under sched.lock when one parks, by the G itself when it
+    /// resumes; read racily by sysmon.
+    pub npreempted: AtomicU32,
+    /// sysmon's verdict each tick: runnable goroutines that are not preempted ones have made
+    /// no progress for `STARVE_NS` while the thread budget is spent (see "The thread budget"
+    /// in preempt/mod.rs). The budget is then exceeded by one M at a time.
+    pub starving: AtomicBool,
+    /// When a G last came off the global run queue (not the preempted queue): sched.now.
+    pub runq_taken_at: AtomicI64,
     /// sched.npidle and sched.nmspinning, and the lock-free halves of wakep, handoffp and the
     /// spinning transitions (sched/idle.rs; see "Worker thread parking/unparking" in
     /// sched/proc.rs).
@@ -105,9 +124,16 @@ pub(crate) static SCHED: Sched = Sched {
         nmidle: 0,
         pidle: null_mut(),
         nmidlelocked: 0,
-        newm_pending: null_mut(),
+        preemptq: GQueue::new(),
+        qseq: 0,
     }),
     runqsize: AtomicU64::new(0),
+    nmidle_hint: AtomicU32::new(0),
+    nmsyscall_hint: AtomicU32::new(0),
+    preemptqsize: AtomicU32::new(0),
+    npreempted: AtomicU32::new(0),
+    starving: AtomicBool::new(false),
+    runq_taken_at: AtomicI64::new(0),
     idle: Idle::new(),
     gomaxprocs: AtomicU32::new(0),
     nallp: AtomicU32::new(0),
@@ -222,16 +248,82 @@ impl Sched {
 }
 
 impl SchedLocked {
+    /// Runnable Gs on the global queues (run queue and preempted queue).
+    pub(crate) fn runq_len(&self) -> u64 {
+        self.runq.len + self.preemptq.len
+    }
+
+    fn sync_runqsize(&self) {
+        SCHED.runqsize.store(self.runq_len(), Relaxed);
+        SCHED.preemptqsize.store(self.preemptq.len as u32, Relaxed);
+    }
+
     /// globrunqput: put gp at the back of the global queue.
     pub(crate) fn globrunqput(&mut self, gp: *mut G) {
+        self.qseq += 1;
         // SAFETY: the caller owns gp (RUNNABLE, on no queue).
-        unsafe { self.runq.push_back(gp) };
-        SCHED.runqsize.store(self.runq.len, Relaxed);
+        unsafe {
+            (*gp).qseq = self.qseq;
+            self.runq.push_back(gp);
+        }
+        self.sync_runqsize();
+    }
+
+    /// Put a preempted G (locked to its M) at the back of the preempted queue.
+    pub(crate) fn preemptqput(&mut self, gp: *mut G) {
+        self.qseq += 1;
+        // SAFETY: the caller owns gp (RUNNABLE, on no queue).
+        unsafe {
+            (*gp).qseq = self.qseq;
+            self.preemptq.push_back(gp);
+        }
+        self.sync_runqsize();
+    }
+
+    /// The oldest preempted G, off the queue (null if none).
+    pub(crate) fn preemptqget(&mut self) -> *mut G {
+        let gp = self.preemptq.pop();
+        self.sync_runqsize();
+        gp
+    }
+
+    /// Whether the next global G comes from the preempted queue: first of all once over half
+    /// the budget of Ms holding preempted Gs is in use (resume those before starting others,
+    /// which would need more Ms) — unless the run queue starves (preempted Gs that never end
+    /// would rotate among themselves for ever) — else whichever head arrived first.
+    fn preempted_first(&self) -> bool {
+        if self.preemptq.len == 0 {
+            return false;
+        }
+        if self.runq.len == 0 {
+            return true;
+        }
+        if !SCHED.starving.load(Relaxed)
+            && SCHED.npreempted.load(Relaxed) * 2 >= crate::sched::template::preempt_budget()
+        {
+            return true;
+        }
+        // SAFETY: both heads are non-null (non-empty queues) and owned by the queues (we hold
+        // sched.lock).
+        unsafe { (*self.preemptq.head).qseq < (*self.runq.head).qseq }
+    }
+
+    /// The G that `globrunqget` would return next (null if none), left on its queue.
+    pub(crate) fn globrunq_head(&self) -> *mut G {
+        if self.preempted_first() {
+            self.preemptq.head
+        } else {
+            self.runq.head
+        }
     }
 
     /// globrunqget: take a fair share of the global queue (at most `max` if non-zero) into pp's
-    /// local queue and return one G. pp's local queue has room: it is empty, or max == 1.
+    /// local queue and return one G. pp's local queue has room: it is empty, or max == 1. A
+    /// preempted G comes alone (it runs only on its own M).
     pub(crate) fn globrunqget(&mut self, pp: *mut P, max: u64) -> *mut G {
+        if self.preempted_first() {
+            return self.preemptqget();
+        }
         let size = self.runq.len;
         if size == 0 {
             return null_mut();
@@ -242,14 +334,28 @@ impl SchedLocked {
             n = max;
         }
         n = n.min(RUNQ_SIZE as u64 / 2);
+        SCHED.runq_taken_at.store(SCHED.now.load(Relaxed), Relaxed);
         let gp = self.runq.pop();
         for _ in 1..n {
             let g1 = self.runq.pop();
             // SAFETY: we own pp (its M calls this); g1 came off the global queue.
             unsafe { (*pp).runq.put(g1, false, &mut |_| throw!("globrunqget: local queue overflow")) };
         }
-        SCHED.runqsize.store(self.runq.len, Relaxed);
+        self.sync_runqsize();
         gp
+    }
+
+    /// Move pp's local queue to the global queue (pp is about to go idle with nobody to run
+    /// its Gs: no M could be had).
+    /// # Safety
+    /// The caller owns pp.
+    pub(crate) unsafe fn runq_to_global(&mut self, pp: *mut P) {
+        // SAFETY: per the contract.
+        unsafe {
+            while let Some((gp, _)) = (*pp).runq.get() {
+                self.globrunqput(gp);
+            }
+        }
     }
 
     pub(crate) fn mput(&mut self, mp: *mut M) {
@@ -258,6 +364,7 @@ impl SchedLocked {
         unsafe { (*mp).locked(self).schedlink = head };
         self.midle = mp;
         self.nmidle += 1;
+        SCHED.nmidle_hint.store(self.nmidle, Relaxed);
     }
 
     pub(crate) fn mget(&mut self) -> *mut M {
@@ -266,6 +373,7 @@ impl SchedLocked {
             // SAFETY: Ms on the idle list are live and owned by the list; we hold sched.lock.
             self.midle = unsafe { (*mp).locked(self).schedlink };
             self.nmidle -= 1;
+            SCHED.nmidle_hint.store(self.nmidle, Relaxed);
         }
         mp
     }
@@ -305,9 +413,7 @@ impl SchedLocked {
     fn destroy_p(&mut self, pp: *mut P) {
         // SAFETY: nobody owns pp (see pidleput), so we may act as its owner.
         unsafe {
-            while let Some((gp, _)) = (*pp).runq.get() {
-                self.globrunqput(gp);
-            }
+            self.runq_to_global(pp);
             let mut fl = SCHED.gfree.lock();
             fl.warm.prepend(core::mem::replace(&mut (*pp).gfree, GQueue::new()));
             (*pp).sync_gfreecnt();
@@ -317,13 +423,10 @@ impl SchedLocked {
     }
 
     /// procresize: set the number of Ps to n (1 ≤ n ≤ MAX_PROCS); returns the previous number.
-    /// See "Processors and procresize" in p.rs.
+    /// allp[0..n] exist (`allocp`). See "Processors and procresize" in p.rs.
     pub(crate) fn procresize(&mut self, n: u32) -> u32 {
         let old = SCHED.gomaxprocs.swap(n, SeqCst);
         let nallp = SCHED.nallp.load(Relaxed);
-        for i in nallp..n {
-            SCHED.allp[i as usize].store(P::new(i), Release);
-        }
         if n > nallp {
             SCHED.nallp.store(n, Release);
         }
@@ -358,6 +461,20 @@ impl SchedLocked {
         SCHED.idle.pidleput(kept);
         old
     }
+}
+
+/// Make sure P records 0..n exist (outside sched.lock: they come from fresh mappings).
+/// `Err(ENOMEM)` if one cannot be had; nothing is lost, the number of Ps is unchanged.
+pub(crate) fn allocp(n: u32) -> Result<(), i32> {
+    for i in 0..n as usize {
+        if SCHED.allp[i].load(Acquire).is_null() {
+            let pp = P::new(i as u32).ok_or(libc::ENOMEM)?;
+            // Release: publishes the record to allp readers (Acquire). A racing allocp's
+            // record is kept and ours is left unused (persistent memory is never freed).
+            let _ = SCHED.allp[i].compare_exchange(null_mut(), pp, Release, Relaxed);
+        }
+    }
+    Ok(())
 }
 
 /// gfput: cache a dead G (and its stack) on pp's free list.

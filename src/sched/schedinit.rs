@@ -11,9 +11,9 @@ use crate::os;
 use crate::os::stack::PAGE;
 use crate::sched::m::{self, ctx, Ctx};
 use crate::sched::p::{PStatus, MAX_PROCS};
-use crate::sched::proc::{self, Spin};
+use crate::sched::proc;
+use crate::sched::syscall::{enter, leave};
 use crate::sched::sched::SCHED;
-use core::ptr::null_mut;
 use core::sync::atomic::{AtomicU32, Ordering::*};
 
 /// Explicit settings (gmp_init); 0 = from the environment, else the default.
@@ -90,10 +90,16 @@ pub(crate) fn schedinit(cfg: Option<Config>) -> Result<(), i32> {
     let now = os::nanotime();
     SCHED.start_time.store(now, Relaxed);
     SCHED.now.store(now, Relaxed);
+    if let Err(e) = crate::sched::sched::allocp(procs) {
+        STATE.store(State::NotStarted as u32, Release);
+        return Err(e);
+    }
     SCHED.locked().procresize(procs);
     crate::preempt::asyncpreempt::init();
     crate::preempt::signal::init();
-    if !m::newm(null_mut(), Spin::No) || !m::newm_sysmon() {
+    // The template thread makes every later M (template.rs); the first one is made here so
+    // the first goroutine never waits for it.
+    if !m::newm_template() || !m::newm() || !m::newm_sysmon() {
         STATE.store(State::NotStarted as u32, Release);
         return Err(libc::EAGAIN);
     }
@@ -111,25 +117,17 @@ pub(crate) fn procs() -> u32 {
 pub(crate) fn gomaxprocs(n: u32) -> Result<u32, i32> {
     ensure_started()?;
     let n = n.clamp(1, MAX_PROCS as u32);
-    // A goroutine does this inside the runtime (Ps are allocated, Ms may be created): no
-    // preemption until done (the lock rule covers sched.lock; this covers the rest).
-    let mp = match ctx() {
-        Ctx::G(mp, _) => mp,
-        _ => null_mut(),
-    };
-    if !mp.is_null() {
-        // SAFETY: mp is this thread's M.
-        unsafe { (*mp).acquirem() };
-    }
+    crate::sched::sched::allocp(n)?;
+    // A goroutine does this inside the runtime: no preemption until done (the lock rule covers
+    // sched.lock; this covers the rest).
+    let c = enter();
     let old = SCHED.locked().procresize(n);
-    // New Ps may have work waiting in the global queue.
-    for _ in old..n {
+    // New Ps may have work waiting in the global queue: one spinning M looks, and wakes more
+    // as it finds work (Go's startTheWorld).
+    if n > old {
         proc::wakep();
     }
-    if !mp.is_null() {
-        // SAFETY: as above.
-        unsafe { (*mp).releasem() };
-    }
+    leave(c);
     if n < old {
         wait_retired(n);
     }

@@ -1,11 +1,18 @@
 //! sysmon: a dedicated M without a P (Go's sysmon), watching the Ps.
 //!
-//! Each round it (1) refreshes the coarse clock `sched.now`, (2) retakes Ps: a P in a syscall
-//! for a whole tick is handed off (handoffp) so its queued goroutines run; a G that has run
-//! for over 10 ms is preempted (`preemptone`: SIGURG, see preempt/), (3) creates the Ms
-//! that the preemption path asked for (Go's newmHandoff: that path may run while its thread
-//! holds libc locks, so it must not call pthread_create), (4) confirms a deadlock that
-//! checkdead suspected, (5) prints schedtrace (debug/schedtrace.rs).
+//! Each round it (1) refreshes the coarse clock `sched.now`, (2) watches the Ms: one whose P
+//! it took while its thread was blocked (syscall.rs, "Blocked threads") and whose thread runs
+//! again gets SIGURG to take a P back; a preemption signal lost for 20 ms is forgotten, (3)
+//! retakes Ps: a P in a syscall for a whole tick is handed off (handoffp) so its queued
+//! goroutines run; so is a P whose thread is blocked in the kernel outside any bracket
+//! (`retake_blocked`); a G that has run for over 10 ms while something else waits for its P
+//! is preempted (`preemptone`: SIGURG, see preempt/), (4) starts an M for work that waits
+//! beside idle Ps with nobody looking (after a failed thread creation) and asks the template
+//! thread for a spare M, (5) confirms a deadlock that checkdead suspected, (6) prints
+//! schedtrace (debug/schedtrace.rs).
+//!
+//! sysmon never allocates, creates threads or takes a lock a goroutine can hold (template.rs
+//! says why): everything here is atomics, sched.lock and raw system calls.
 //!
 //! Sleep: 20 µs, doubling after 50 rounds in which nothing was retaken, up to 10 ms (Go's
 //! numbers) — but at most 1 ms while any P runs, because time slices are stamped from the
@@ -19,11 +26,15 @@
 use crate::debug::knobs::{SCHEDDETAIL, SCHEDTRACE_MS};
 use crate::debug::schedtrace::schedtrace;
 use crate::os;
+use crate::preempt::asyncpreempt;
 use crate::sched::checkdead::{confirm_dead, DEADLOCK_GRACE_NS};
-use crate::sched::m::M;
-use crate::sched::p::{PStatus, MAX_PROCS};
-use crate::sched::proc::{self, preemptone, NewM, Spin};
+use crate::sched::g::GStatus;
+use crate::sched::m::{MKind, Take, M};
+use crate::sched::p::{PStatus, P, MAX_PROCS};
+use crate::sched::proc::{self, preemptone};
 use crate::sched::sched::SCHED;
+use crate::sched::template::{self, preempt_budget};
+use core::ptr::null_mut;
 use core::sync::atomic::Ordering::*;
 
 /// A G that has run this long is preempted (Go's forcePreemptNS).
@@ -31,19 +42,45 @@ pub(crate) const FORCE_PREEMPT_NS: i64 = 10_000_000;
 /// Longest sleep while some P runs: the coarse clock's resolution.
 const BUSY_MAX_DELAY_US: u32 = 1000;
 
+/// Runnable goroutines (not preempted ones) that made no progress for this long while the
+/// thread budget is spent mean starvation: the budget gives way (see preempt/mod.rs).
+const STARVE_NS: i64 = 20_000_000;
+
+/// A P whose goroutine has not changed for this long has its thread's CPU clock sampled (a
+/// system call), at most this often; a thread that used under a quarter of the time since is
+/// then checked for being blocked in the kernel (its /proc stat state).
+const BLOCKED_CHECK_NS: i64 = 500_000;
+
 /// sysmon's own record of each P (Go's sysmontick): only sysmon touches it.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct PTick {
     syscalltick: u32,
     syscallwhen: i64,
+    schedtick: u32,
+    schedwhen: i64,
+    /// The M whose CPU clock was sampled, the sample, and when.
+    cpu_m: *mut M,
+    cpu_t: i64,
+    cpu_at: i64,
 }
+
+const PTICK0: PTick =
+    PTick { syscalltick: 0, syscallwhen: 0, schedtick: 0, schedwhen: 0, cpu_m: null_mut(), cpu_t: 0, cpu_at: 0 };
+
+/// sysmon's records (only the sysmon thread touches them: a static, not an allocation).
+struct Ticks(core::cell::UnsafeCell<[PTick; MAX_PROCS]>);
+// SAFETY: only the one sysmon thread ever reaches the cell.
+unsafe impl Sync for Ticks {}
+static TICKS: Ticks = Ticks(core::cell::UnsafeCell::new([PTICK0; MAX_PROCS]));
 
 /// sysmon's loop. Runs forever on its own M, which never holds a P.
 /// # Safety
 /// On the g0 of `_mp`, a sysmon M.
 pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
-    let mut ticks = vec![PTick::default(); MAX_PROCS];
+    // SAFETY: sysmon is the only user of TICKS, and there is one sysmon.
+    let ticks = unsafe { &mut *TICKS.0.get() };
     let mut idle = 0u32;
+    let mut ntaken = 0u32;
     let mut delay = 20u32;
     let mut last_trace = os::nanotime();
     loop {
@@ -53,7 +90,7 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
             delay = (delay * 2).min(10_000);
         }
         let procs = SCHED.gomaxprocs.load(Relaxed);
-        if SCHED.idle.npidle() < procs {
+        if SCHED.idle.npidle() < procs || ntaken > 0 {
             delay = delay.min(BUSY_MAX_DELAY_US);
         }
         let trace_ms = SCHEDTRACE_MS.load(Relaxed);
@@ -63,9 +100,9 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
         SCHED.now.store(now, Relaxed);
 
         // Everything idle: sleep until an M takes a P (or the next schedtrace line is due).
-        if SCHED.idle.npidle() == SCHED.gomaxprocs.load(SeqCst) && no_syscalls() {
+        if SCHED.idle.npidle() == SCHED.gomaxprocs.load(SeqCst) && no_syscalls() && ntaken == 0 {
             SCHED.sysmonwait.store(true, SeqCst);
-            if SCHED.idle.npidle() == SCHED.gomaxprocs.load(SeqCst) && SCHED.locked().newm_pending.is_null() {
+            if SCHED.idle.npidle() == SCHED.gomaxprocs.load(SeqCst) && SCHED.runqsize.load(SeqCst) == 0 {
                 let mut wait = if trace_ms > 0 { trace_ms * 1_000_000 } else { -1 };
                 let since = SCHED.dead_since.load(Relaxed);
                 if since != 0 {
@@ -83,13 +120,19 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
             SCHED.now.store(now, Relaxed);
         }
 
-        newm_handoff();
+        ntaken = watch_ms(now);
         confirm_dead(now);
-        if retake(now, &mut ticks) != 0 {
+        if retake(now, ticks) != 0 {
             idle = 0;
         } else {
             idle += 1;
         }
+        // Work beside idle Ps with nobody looking: a thread creation failed, or its M is
+        // still starting. (wakep only uses an idle M or asks the template thread.)
+        if SCHED.runqsize.load(SeqCst) != 0 && SCHED.idle.npidle() > 0 && SCHED.idle.nmspinning() == 0 {
+            proc::wakep();
+        }
+        template::spare_check();
         if trace_ms > 0 && now - last_trace >= trace_ms * 1_000_000 {
             last_trace = now;
             schedtrace(SCHEDDETAIL.load(Relaxed));
@@ -105,28 +148,109 @@ fn no_syscalls() -> bool {
     })
 }
 
-/// Create the Ms the preemption path could not (Go's newmHandoff).
-fn newm_handoff() {
-    loop {
-        let pp = {
-            let mut s = SCHED.locked();
-            let pp = s.newm_pending;
-            if !pp.is_null() {
-                // SAFETY: pending Ps are owned by the pending list (sched.lock).
-                s.newm_pending = unsafe { (*pp).link };
+/// Walk the worker Ms: count those in syscalls (for the template thread's budget), forget
+/// preemption signals that were never handled, and signal an M whose P was taken while its
+/// thread was blocked once that thread runs again (it then gets a P back: syscall.rs).
+/// Returns how many Ms are in that last state.
+fn watch_ms(now: i64) -> u32 {
+    let mut ntaken = 0;
+    let mut nsyscall = 0;
+    let mut mp = SCHED.allm.load(Acquire);
+    while !mp.is_null() {
+        // SAFETY: Ms are never freed; allm is push-only (Acquire pairs with allm_push). curg
+        // is read racily (a G is never freed): the count is a hint.
+        unsafe {
+            if (*mp).kind == MKind::Worker {
+                let gp = (*mp).curg();
+                if !gp.is_null() && (*gp).status.load(Relaxed) == GStatus::Syscall {
+                    nsyscall += 1;
+                }
+                asyncpreempt::unstick_signal(mp, now);
+                if (*mp).take.load(Acquire) == Take::Taken {
+                    ntaken += 1;
+                    if os::thread_blocked((*mp).statfd.load(Relaxed)) == Some(false) {
+                        asyncpreempt::preempt_m(mp);
+                    }
+                }
             }
-            pp
-        };
-        if pp.is_null() {
-            return;
+            mp = (*mp).alllink;
         }
-        proc::startm(pp, Spin::No, NewM::Here);
+    }
+    SCHED.nmsyscall_hint.store(nsyscall, Relaxed);
+    ntaken
+}
+
+/// Is it worth preempting pp's goroutine: does something else wait for the P, and can the P
+/// go to it without creating a thread (see "The thread budget" in preempt/mod.rs)? A hint:
+/// the preemption path decides under sched.lock.
+fn worth_preempting(pp: *mut P) -> bool {
+    // SAFETY: Ps are never freed; the fields read are atomics.
+    let (local, retiring) = unsafe { (!(*pp).runq.is_empty(), (*pp).retiring()) };
+    if retiring {
+        return true;
+    }
+    if !local && SCHED.runqsize.load(Relaxed) == 0 {
+        return false;
+    }
+    if SCHED.preemptqsize.load(Relaxed) != 0 && !local {
+        return true;
+    }
+    (SCHED.npreempted.load(Relaxed) < preempt_budget() || SCHED.starving.load(Relaxed))
+        && SCHED.nmidle_hint.load(Relaxed) > 0
+}
+
+/// retake_blocked: pp's M runs a goroutine whose thread is blocked in the kernel: take the P
+/// as if the goroutine had called entersyscall, and hand it off ("Blocked threads" in
+/// syscall.rs has the hand-shake). True if taken.
+fn retake_blocked(pp: *mut P, mp: *mut M) -> bool {
+    // SAFETY: Ps, Ms and Gs are never freed. Until we win Free -> Taking the reads are racy
+    // hints; after it, the thread cannot touch its P, G or M fields without waiting for us,
+    // and we check it is still blocked outside the runtime before writing them.
+    unsafe {
+        let gp = (*mp).curg();
+        if gp.is_null() || gp == (*mp).gregs.g0 || (*mp).locks.load(Relaxed) != 0 {
+            return false;
+        }
+        let fd = (*mp).statfd.load(Relaxed);
+        if os::thread_blocked(fd) != Some(true) || !(*mp).take.try_cas(Take::Free, Take::Taking) {
+            return false;
+        }
+        let still = os::thread_blocked(fd) == Some(true)
+            && (*mp).locks.load(Relaxed) == 0
+            && (*mp).curg() == gp
+            && (*gp).status.load(Acquire) == GStatus::Running
+            && (*mp).p() == pp
+            && (*pp).m() == mp
+            && (*pp).status.load(Acquire) == PStatus::Running;
+        if !still {
+            (*mp).take.set(Take::Taking, Take::Free);
+            return false;
+        }
+        // entersyscall on the goroutine's behalf (its thread sleeps in the kernel and waits
+        // for our decision before touching any of this), then retake the P.
+        (*gp).status.set(GStatus::Running, GStatus::Syscall);
+        let t = (*pp).syscalltick.load(Relaxed);
+        (*pp).syscalltick.store(t.wrapping_add(1), Relaxed);
+        (*pp).m.store(null_mut(), Relaxed);
+        (*mp).oldp = null_mut();
+        (*mp).p.store(null_mut(), Relaxed);
+        (*pp).status.set(PStatus::Running, PStatus::Idle);
+        // Release: the thread's Acquire load of Taken sees all of the above.
+        (*mp).take.set(Take::Taking, Take::Taken);
+        SCHED.syscall_retakes.fetch_add(1, Relaxed);
+        proc::handoffp(pp);
+        true
     }
 }
 
 /// retake: hand off Ps stuck in syscalls and preempt long-running Gs. Returns how many.
 fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
     let mut n = 0;
+    let takes = asyncpreempt::enabled();
+    // Starvation (see STARVE_NS): the global run queue has not moved, or some P has had local
+    // work waiting behind one goroutine, for that long.
+    let normal = SCHED.runqsize.load(Relaxed).saturating_sub(SCHED.preemptqsize.load(Relaxed) as u64);
+    let mut starving = normal != 0 && now - SCHED.runq_taken_at.load(Relaxed) > STARVE_NS;
     for i in 0..SCHED.nallp.load(Acquire) {
         let pp = SCHED.p(i);
         // SAFETY: Ps are never freed; every field read here is atomic.
@@ -134,8 +258,32 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
         match status {
             PStatus::Running => {
                 // SAFETY: as above.
+                let (st, mp) = unsafe { ((*pp).schedtick.load(Relaxed), (*pp).m()) };
+                if pd.schedtick != st {
+                    pd.schedtick = st;
+                    pd.schedwhen = now;
+                    pd.cpu_m = null_mut();
+                } else if takes
+                    && !mp.is_null()
+                    && now - pd.schedwhen >= BLOCKED_CHECK_NS
+                    && now - pd.cpu_at >= BLOCKED_CHECK_NS
+                {
+                    // SAFETY: Ms are never freed; procid is atomic.
+                    let cpu = os::thread_cputime(unsafe { (*mp).procid.load(Relaxed) });
+                    let stalled = pd.cpu_m == mp && (cpu - pd.cpu_t) * 4 < now - pd.cpu_at;
+                    (pd.cpu_m, pd.cpu_t, pd.cpu_at) = (mp, cpu, now);
+                    if stalled && retake_blocked(pp, mp) {
+                        n += 1;
+                        continue;
+                    }
+                }
+                // SAFETY: as above.
+                if now - pd.schedwhen > STARVE_NS && unsafe { !(*pp).runq.is_empty() } {
+                    starving = true;
+                }
+                // SAFETY: as above.
                 let start = unsafe { (*pp).slice_start.load(Relaxed) };
-                if now - start >= FORCE_PREEMPT_NS && preemptone(pp) {
+                if now - start >= FORCE_PREEMPT_NS && worth_preempting(pp) && preemptone(pp) {
                     n += 1;
                 }
             }
@@ -170,12 +318,13 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
                     SCHED.syscall_retakes.fetch_add(1, Relaxed);
                     n += 1;
                     // SAFETY: we own pp now (no M holds it: entersyscall cleared p.m).
-                    unsafe { proc::handoffp(pp, NewM::Here) };
+                    unsafe { proc::handoffp(pp) };
                 }
             }
             _ => {}
         }
     }
+    SCHED.starving.store(starving, Relaxed);
     n
 }
 

@@ -1,0 +1,108 @@
+//! The template thread (Go's templateThread and newmHandoff): once the runtime runs, the only
+//! place Ms are created.
+//!
+//! Why a thread of its own: `pthread_create` takes glibc's and the loader's locks and
+//! allocates; a goroutine preempted while it holds one of those (inside malloc, dlopen, ...)
+//! sleeps until some M gives it a P. If the M that has to give it that P were itself blocked
+//! creating a thread, the process would stop for good at 0% CPU (measured: sysmon blocked in
+//! malloc creating an M while every other M waited for the P it was about to hand out; 6
+//! runs in 18 of a malloc storm at 1 P). Here the creator blocks alone: a P never waits for a
+//! thread to be made — with no idle M it stays idle with its work on the global queue
+//! (proc::startm) — and the preemption path only uses Ms that already exist.
+//!
+//! What it creates:
+//! - on request (`newm_request`): an M for work that found no idle M. The new M looks for
+//!   work itself when it starts, under wakep's spinning rules (proc::mstart1), so a request
+//!   that went stale costs one idle M;
+//! - a spare: while fewer than `thread_budget()` Ms exist it keeps one idle M ready, so that a
+//!   preemption — which may not create one — finds one.
+//!
+//! Running out of threads or memory is never fatal: a failed creation is forgotten (its M
+//! record kept for the next try), spares are retried after `RETRY_NS`, and sysmon asks again
+//! while runnable work waits beside idle Ps with no M to take them. The work stays queued for
+//! the Ms that exist.
+
+use crate::debug::knobs::PREEMPT_THREADS;
+use crate::lock::note::Note;
+use crate::os;
+use crate::sched::m::{self, M};
+use crate::sched::sched::SCHED;
+use core::sync::atomic::{AtomicU32, Ordering::*};
+
+/// Ms asked for since the template thread last looked (coalesced).
+static WANT: AtomicU32 = AtomicU32::new(0);
+/// Where the template thread sleeps.
+static NOTE: Note = Note::new();
+/// After a failed creation, spares are not retried for this long.
+const RETRY_NS: i64 = 10_000_000;
+
+/// Ms that may hold a preempted goroutine at once (Go has no such bound: it moves preempted
+/// goroutines instead; see "The thread budget" in preempt/mod.rs). `GMP_DEBUG=preemptthreads=N`
+/// sets it; by default 3 × gomaxprocs + 5.
+pub(crate) fn preempt_budget() -> u32 {
+    match PREEMPT_THREADS.load(Relaxed) {
+        0 => 3 * SCHED.gomaxprocs.load(Relaxed) + 5,
+        n => n,
+    }
+}
+
+/// Ms the runtime keeps ready for CPU-bound work: one per P, the preemption budget, sysmon,
+/// this thread and one spare (4 × gomaxprocs + 8 by default). Threads beyond it are made only
+/// for goroutines blocked in the kernel, as Go does.
+pub(crate) fn thread_budget() -> u32 {
+    SCHED.gomaxprocs.load(Relaxed) + preempt_budget() + 3
+}
+
+/// Ask for one more M (no idle M was there for runnable work). Never blocks. Outstanding
+/// requests are capped at one per P: a new M takes an idle P, so more could not run.
+pub(crate) fn newm_request() {
+    let cap = SCHED.gomaxprocs.load(Relaxed).max(1);
+    // Release: pairs with the template thread's Acquire swap (nothing else is published).
+    let _ = WANT.fetch_update(Release, Relaxed, |w| (w < cap).then_some(w + 1));
+    NOTE.wake_any();
+}
+
+/// An idle M was just taken: make a spare if there is room (see thread_budget). Never blocks.
+pub(crate) fn spare_check() {
+    if spare_wanted() {
+        NOTE.wake_any();
+    }
+}
+
+/// No idle M, and room in the budget — which does not count Ms whose goroutine is blocked in
+/// a syscall: those are the threads Go too makes per blocked goroutine.
+fn spare_wanted() -> bool {
+    let ms = SCHED.mcount.load(Relaxed).saturating_sub(SCHED.nmsyscall_hint.load(Relaxed));
+    SCHED.nmidle_hint.load(Relaxed) == 0 && (ms < thread_budget() || SCHED.starving.load(Relaxed))
+}
+
+/// The template thread's loop. Never holds a P or a runtime lock across pthread_create.
+/// # Safety
+/// On the g0 of `_mp`, a template M.
+pub(crate) unsafe fn template_thread(_mp: *mut M) -> ! {
+    let mut retry_at = 0i64;
+    loop {
+        let mut want = WANT.swap(0, Acquire);
+        if want == 0 && spare_wanted() && os::nanotime() >= retry_at {
+            want = 1;
+        }
+        if want == 0 {
+            if retry_at != 0 && spare_wanted() {
+                NOTE.tsleep((retry_at - os::nanotime()).max(0));
+            } else {
+                NOTE.sleep();
+            }
+            NOTE.clear();
+            continue;
+        }
+        for _ in 0..want {
+            if !m::newm() {
+                // Forget the rest: whoever still needs an M asks again (sysmon does while
+                // work waits with idle Ps).
+                retry_at = os::nanotime() + RETRY_NS;
+                break;
+            }
+            retry_at = 0;
+        }
+    }
+}
