@@ -19,6 +19,7 @@
 use crate::arch::Gobuf;
 use crate::os::stack::Stack;
 use crate::sched::checkdead::MainWait;
+use crate::sched::cxa::EhGlobals;
 use crate::sched::m::M;
 use crate::sched::status::{AtomicStatus, Status};
 use core::ptr::null_mut;
@@ -104,6 +105,9 @@ pub(crate) struct G {
     pub preempt_locked: bool,
     /// allgs list link (written once before publication).
     pub alllink: *mut G,
+    /// The goroutine's C++ exception state while it is switched out (it moves with the G, like
+    /// errno): see "C++ exception state travels with the goroutine" (cxa.rs). The G's own.
+    pub cxa: EhGlobals,
 }
 
 impl G {
@@ -123,6 +127,7 @@ impl G {
             preempt: AtomicBool::new(false),
             preempt_locked: false,
             alllink: null_mut(),
+            cxa: EhGlobals::EMPTY,
         }))
     }
 
@@ -132,6 +137,7 @@ impl G {
         self.sched = Gobuf::fresh(self.stack.top(), f, arg, crate::sched::proc::goexit1);
         self.startfn = f;
         self.errno = 0;
+        self.cxa = EhGlobals::EMPTY;
         self.lockedm.store(null_mut(), Relaxed);
         self.lock_depth = 0;
         self.main_wait = core::ptr::null();

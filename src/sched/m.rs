@@ -105,6 +105,10 @@ pub(crate) struct M {
     /// This thread's errno slot (fixed for the thread's life): saving and restoring a
     /// goroutine's errno at each switch is then a plain load and store.
     pub errno_addr: *mut i32,
+    /// This thread's C++ `__cxa_eh_globals` (fixed for the thread's life; null in a program
+    /// without a C++ runtime). This thread's own: see "C++ exception state travels with the
+    /// goroutine" (cxa.rs).
+    pub cxa_globals: *mut crate::sched::cxa::EhGlobals,
 }
 
 /// The fields of an M that sched.lock protects.
@@ -274,6 +278,7 @@ fn newm1(pp: *mut P, spin: Spin, kind: MKind) -> bool {
         oldp: null_mut(),
         signal_pending: AtomicBool::new(false),
         errno_addr: null_mut(),
+        cxa_globals: null_mut(),
     }));
     // Counted before the thread exists, so checkdead never sees a starting M as missing.
     SCHED.mcount.fetch_add(1, Relaxed);
@@ -323,6 +328,7 @@ extern "C" fn mstart(arg: *mut c_void) -> *mut c_void {
         arch::set_g_base(&mut (*mp).gregs);
         (*mp).procid.store(os::gettid(), Relaxed);
         (*mp).errno_addr = os::errno_ptr();
+        crate::sched::cxa::minit(mp);
         let ss = libc::stack_t {
             ss_sp: (*mp).gsignal.lo as *mut c_void,
             ss_flags: 0,

@@ -10,6 +10,7 @@
 //! - idle/spinning accounting (npidle, nmspinning, the lock-free halves of wakep and the
 //!   spinning transitions): idle.rs (model-checked);
 //! - the global state under sched.lock (run queue, idle lists, free Gs, procresize): sched.rs;
+//! - "C++ exception state travels with the goroutine": cxa.rs (saved and restored with errno);
 //! - syscalls: syscall.rs; sysmon: sysmon.rs; deadlock detection: checkdead.rs; start-up and
 //!   GOMAXPROCS: schedinit.rs.
 //!
@@ -17,6 +18,7 @@
 //! through `preempt::asyncpreempt::preempt_m`. Nothing here imports the C face (ffi/).
 
 pub(crate) mod checkdead;
+pub(crate) mod cxa;
 pub(crate) mod g;
 pub(crate) mod idle;
 pub(crate) mod m;

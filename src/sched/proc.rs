@@ -52,6 +52,7 @@ use crate::arch::{self, getm};
 use crate::os;
 use crate::os::stack;
 use crate::sched::checkdead::{checkdead, MainState, MainWait};
+use crate::sched::cxa;
 use crate::sched::g::{GStatus, G};
 use crate::sched::m::{self, ctx, Ctx, LockedWait, UnlockFn, M};
 use crate::sched::p::{bump, PStatus, P};
@@ -406,6 +407,7 @@ pub(crate) unsafe fn execute(mp: *mut M, gp: *mut G, slice: Slice) -> ! {
         }
         bump(&(*pp).stats.schedules, 1);
         *(*mp).errno_addr = (*gp).errno;
+        cxa::restore(mp, gp);
         arch::gmp_gogo(gp)
     }
 }
@@ -606,10 +608,12 @@ pub(crate) unsafe fn mcall(mp: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
 /// dropg: drop the association between the calling M and its current G.
 /// # Safety
 /// mp is the calling M and gp its curg, switched out.
+#[inline(always)]
 pub(crate) unsafe fn dropg(mp: *mut M, gp: *mut G) {
     // SAFETY: per the contract.
     unsafe {
         (*gp).errno = *(*mp).errno_addr;
+        cxa::save(mp, gp);
         (*gp).m.store(null_mut(), Relaxed);
         (*mp).curg.store(null_mut(), Relaxed);
     }

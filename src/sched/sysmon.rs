@@ -5,7 +5,8 @@
 //! for over 10 ms is preempted (`preemptone`: SIGURG, see preempt/), (3) creates the Ms
 //! that the preemption path asked for (Go's newmHandoff: that path may run while its thread
 //! holds libc locks, so it must not call pthread_create), (4) confirms a deadlock that
-//! checkdead suspected, (5) prints schedtrace (debug/schedtrace.rs).
+//! checkdead suspected, (5) prints schedtrace (debug/schedtrace.rs), (6) until a C++ runtime
+//! is found, looks for one loaded since (cxa.rs).
 //!
 //! Sleep: 20 µs, doubling after 50 rounds in which nothing was retaken, up to 10 ms (Go's
 //! numbers) — but at most 1 ms while any P runs, because time slices are stamped from the
@@ -20,6 +21,7 @@ use crate::debug::knobs::{SCHEDDETAIL, SCHEDTRACE_MS};
 use crate::debug::schedtrace::schedtrace;
 use crate::os;
 use crate::sched::checkdead::{confirm_dead, DEADLOCK_GRACE_NS};
+use crate::sched::cxa;
 use crate::sched::m::M;
 use crate::sched::p::{PStatus, MAX_PROCS};
 use crate::sched::proc::{self, preemptone, NewM, Spin};
@@ -84,6 +86,7 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
         }
 
         newm_handoff();
+        cxa::sysmon_poll();
         confirm_dead(now);
         if retake(now, &mut ticks) != 0 {
             idle = 0;
