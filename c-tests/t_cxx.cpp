@@ -9,9 +9,8 @@
  *    running on another thread by then) and catch them in the goroutine; the destructors of
  *    RAII objects in the unwound frames run exactly once; std::string / std::vector allocate
  *    and free across switches. Done by NG goroutines at once, ROUNDS times each.
- *    (Not tested, by design: switching goroutines INSIDE a catch block and then rethrowing;
- *    the C++ runtime keeps the "currently caught" exception stack in thread-local storage, the
- *    same caveat as any TLS address in the API notes.)
+ *    (Switching goroutines inside a catch block or while unwinding, then rethrowing, is
+ *    t_cxx_eh_switch's subject.)
  *  - the harness's wait group and CHECK macros compile and work in C++ too.
  *
  * Catches: a header that is not valid C++ (missing extern "C" -> link errors, C-only syntax),

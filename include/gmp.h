@@ -32,6 +32,11 @@
  *    program still gets only its own signals). It needs libgmp as a shared library (linked
  *    statically, it stays off).
  *  - Don't hold a pthread_mutex_t across a call that can switch goroutines.
+ *  - C++ exception state travels with the goroutine: inside a catch block, or a destructor run
+ *    by unwinding, a goroutine may switch and then `throw;`, or read std::current_exception()
+ *    and std::uncaught_exceptions(), and sees only its own exceptions, on any thread. (A C++
+ *    runtime that a C program dlopens after the runtime started is noticed within about
+ *    100 ms; load it first if goroutines switch inside catch blocks right away.)
  */
 
 
@@ -132,7 +137,9 @@ int gmp_stats_read(struct gmp_stats *out);
 
 // `go fn(arg)`. Returns the new goroutine's id (> 0, unique for the life of the process);
 // -EINVAL if `fn` is NULL; -ENOMEM/-EAGAIN when no stack or thread can be had. Any context.
-// The goroutine ends when `fn` returns.
+// The goroutine ends when `fn` returns. It starts with errno 0 and no C++ exception state;
+// both travel with it across switches (a goroutine that ends inside a catch block, through
+// gmp_exit, abandons its exception).
 int64_t gmp_spawn(gmp_fn f, void *arg);
 
 // Yield the processor (runtime.Gosched): the goroutine goes to the global run queue. In

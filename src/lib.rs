@@ -4,7 +4,7 @@
 //! | folder | owns |
 //! |---|---|
 //! | `ffi/` | the only `extern "C"` exports (cbindgen writes `include/gmp.h` from them): argument checks and translation |
-//! | `sched/` | the scheduler core: G, M, P, sched, proc, runq, syscall, sysmon, checkdead, schedinit |
+//! | `sched/` | the scheduler core: G, M, P, sched, proc, runq, syscall, sysmon, checkdead, schedinit, cxa |
 //! | `preempt/` | asynchronous preemption and the signal handlers ("Signal-safe:" code only here) |
 //! | `lock/` | the runtime lock (raises `m.locks`, ranked) and notes |
 //! | `debug/` | throw, the GMP_* knobs, schedtrace |
@@ -15,9 +15,10 @@
 //! goroutines" (sched/proc.rs); "Goroutine statuses" (sched/g.rs); "P statuses", "Processors
 //! and procresize" (sched/p.rs); "Threads and the g register" (sched/m.rs); "Run queue"
 //! (sched/runq.rs); checkdead (sched/checkdead.rs); sysmon (sched/sysmon.rs); syscalls
-//! (sched/syscall.rs); "Asynchronous preemption of C code", "A preempted goroutine keeps its
-//! M" (preempt/mod.rs); "The lock rule", "Lock order" (lock/mod.rs); notes (lock/note.rs);
-//! stacks (os/stack.rs); the context switch (arch/x86_64.rs, asm/switch.S).
+//! (sched/syscall.rs); "C++ exception state travels with the goroutine" (sched/cxa.rs);
+//! "Asynchronous preemption of C code", "A preempted goroutine keeps its M" (preempt/mod.rs);
+//! "The lock rule", "Lock order" (lock/mod.rs); notes (lock/note.rs); stacks (os/stack.rs);
+//! the context switch (arch/x86_64.rs, asm/switch.S).
 //!
 //! The rule between layers: nothing below `ffi/` imports it.
 #![deny(unsafe_op_in_unsafe_fn)]

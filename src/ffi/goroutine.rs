@@ -21,7 +21,9 @@ pub type gmp_unlock_fn = Option<unsafe extern "C" fn(g: *mut gmp_g, lock: *mut c
 
 /// `go fn(arg)`. Returns the new goroutine's id (> 0, unique for the life of the process);
 /// -EINVAL if `fn` is NULL; -ENOMEM/-EAGAIN when no stack or thread can be had. Any context.
-/// The goroutine ends when `fn` returns.
+/// The goroutine ends when `fn` returns. It starts with errno 0 and no C++ exception state;
+/// both travel with it across switches (a goroutine that ends inside a catch block, through
+/// gmp_exit, abandons its exception).
 #[no_mangle]
 pub unsafe extern "C" fn gmp_spawn(f: gmp_fn, arg: *mut c_void) -> i64 {
     let Some(f) = f else { return -libc::EINVAL as i64 };

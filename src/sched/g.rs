@@ -19,6 +19,7 @@
 use crate::arch::Gobuf;
 use crate::os::stack::Stack;
 use crate::sched::checkdead::MainWait;
+use crate::sched::cxa::EhGlobals;
 use crate::sched::m::M;
 use crate::sched::status::{AtomicStatus, Status};
 use core::ptr::null_mut;
@@ -110,6 +111,9 @@ pub(crate) struct G {
     /// The G is parked by a preemption and counted in `sched.npreempted` (its M's g0 sets it,
     /// the G clears it when it resumes).
     pub preempt_parked: bool,
+    /// The goroutine's C++ exception state while it is switched out (it moves with the G, like
+    /// errno): see "C++ exception state travels with the goroutine" (cxa.rs). The G's own.
+    pub cxa: EhGlobals,
 }
 
 impl G {
@@ -142,6 +146,7 @@ impl G {
             alllink: null_mut(),
             qseq: 0,
             preempt_parked: false,
+            cxa: EhGlobals::EMPTY,
         }
     }
 
@@ -151,6 +156,7 @@ impl G {
         self.sched = Gobuf::fresh(self.stack.top(), f, arg, crate::sched::proc::goexit1);
         self.startfn = f;
         self.errno = 0;
+        self.cxa = EhGlobals::EMPTY;
         self.lockedm.store(null_mut(), Relaxed);
         self.lock_depth = 0;
         self.main_wait = core::ptr::null();

@@ -154,6 +154,10 @@ pub(crate) struct M {
     /// be): sysmon reads the thread's scheduler state from it. Written once before the M
     /// takes a P (published by acquirep's status store).
     pub statfd: AtomicI32,
+    /// This thread's C++ `__cxa_eh_globals` (fixed for the thread's life; null in a program
+    /// without a C++ runtime). This thread's own: see "C++ exception state travels with the
+    /// goroutine" (cxa.rs).
+    pub cxa_globals: *mut crate::sched::cxa::EhGlobals,
 }
 
 /// The fields of an M that sched.lock protects.
@@ -341,6 +345,7 @@ fn allocm(kind: MKind) -> Option<*mut M> {
         signal_sent: AtomicI64::new(0),
         take: AtomicStatus::new_raw(Take::Free as u32),
         statfd: AtomicI32::new(-1),
+        cxa_globals: null_mut(),
     })
 }
 
@@ -399,6 +404,7 @@ extern "C" fn mstart(arg: *mut c_void) -> *mut c_void {
         (*mp).procid.store(os::gettid(), Relaxed);
         (*mp).errno_addr = os::errno_ptr();
         (*mp).statfd.store(os::open_task_stat(os::gettid()), Relaxed);
+        crate::sched::cxa::minit(mp);
         let ss = libc::stack_t {
             ss_sp: (*mp).gsignal.lo as *mut c_void,
             ss_flags: 0,

@@ -10,6 +10,7 @@
 //! - idle/spinning accounting (npidle, nmspinning, the lock-free halves of wakep and the
 //!   spinning transitions): idle.rs (model-checked);
 //! - the global state under sched.lock (run queue, idle lists, free Gs, procresize): sched.rs;
+//! - "C++ exception state travels with the goroutine": cxa.rs (saved and restored with errno);
 //! - syscalls and threads blocked in the kernel: syscall.rs; sysmon: sysmon.rs; the only
 //!   creator of Ms: template.rs; deadlock detection: checkdead.rs; start-up and
 //!   GOMAXPROCS: schedinit.rs.
@@ -18,6 +19,7 @@
 //! through `preempt::asyncpreempt::preempt_m`. Nothing here imports the C face (ffi/).
 
 pub(crate) mod checkdead;
+pub(crate) mod cxa;
 pub(crate) mod g;
 pub(crate) mod idle;
 pub(crate) mod m;

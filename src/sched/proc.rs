@@ -52,6 +52,7 @@ use crate::arch::{self, getm};
 use crate::os;
 use crate::os::stack;
 use crate::sched::checkdead::{checkdead, MainState, MainWait};
+use crate::sched::cxa;
 use crate::sched::g::{GStatus, G};
 use crate::sched::m::{ctx, Ctx, LockedWait, UnlockFn, M};
 use crate::sched::syscall::{enter, leave};
@@ -419,6 +420,7 @@ pub(crate) unsafe fn execute(mp: *mut M, gp: *mut G, slice: Slice) -> ! {
         }
         bump(&(*pp).stats.schedules, 1);
         *(*mp).errno_addr = (*gp).errno;
+        cxa::restore(mp, gp);
         (*mp).releasem();
         arch::gmp_gogo(gp)
     }
@@ -626,10 +628,12 @@ pub(crate) unsafe fn mcall(mp: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
 /// cannot mistake it for one blocked in the kernel.
 /// # Safety
 /// mp is the calling M and gp its curg, switched out.
+#[inline(always)]
 pub(crate) unsafe fn dropg(mp: *mut M, gp: *mut G) {
     // SAFETY: per the contract.
     unsafe {
         (*gp).errno = *(*mp).errno_addr;
+        cxa::save(mp, gp);
         (*gp).m.store(null_mut(), Relaxed);
         (*mp).curg.store(null_mut(), Relaxed);
         (*mp).releasem();

@@ -3,8 +3,9 @@
 //!
 //! Start-up, in order: settings (explicit, else the environment, else defaults: see
 //! debug/knobs.rs), the signal mask new Ms inherit, the Ps (procresize), preemption and signal
-//! handlers, then one idle M (so the first goroutine never waits on thread creation) and
-//! sysmon. Concurrent first callers wait for the one that starts it.
+//! handlers, the C++ runtime's `__cxa_get_globals` (cxa.rs), then one idle M (so the first
+//! goroutine never waits on thread creation) and sysmon. Concurrent first callers wait for the
+//! one that starts it.
 
 use crate::debug::knobs;
 use crate::os;
@@ -97,6 +98,7 @@ pub(crate) fn schedinit(cfg: Option<Config>) -> Result<(), i32> {
     SCHED.locked().procresize(procs);
     crate::preempt::asyncpreempt::init();
     crate::preempt::signal::init();
+    crate::sched::cxa::init();
     // The template thread makes every later M (template.rs); the first one is made here so
     // the first goroutine never waits for it.
     if !m::newm_template() || !m::newm() || !m::newm_sysmon() {

@@ -12,7 +12,9 @@
 //! schedtrace (debug/schedtrace.rs).
 //!
 //! sysmon never allocates, creates threads or takes a lock a goroutine can hold (template.rs
-//! says why): everything here is atomics, sched.lock and raw system calls.
+//! says why): everything here is atomics, sched.lock and raw system calls. (So the C++
+//! runtime lookup after a late dlopen, which takes the loader's lock, is the template thread's:
+//! sysmon only nudges it, cxa.rs.)
 //!
 //! Sleep: 20 µs, doubling after 50 rounds in which nothing was retaken, up to 10 ms (Go's
 //! numbers) — but at most 1 ms while any P runs, because time slices are stamped from the
@@ -28,6 +30,7 @@ use crate::debug::schedtrace::schedtrace;
 use crate::os;
 use crate::preempt::asyncpreempt;
 use crate::sched::checkdead::{confirm_dead, DEADLOCK_GRACE_NS};
+use crate::sched::cxa;
 use crate::sched::g::GStatus;
 use crate::sched::m::{MKind, Take, M};
 use crate::sched::p::{PStatus, P, MAX_PROCS};
@@ -39,6 +42,9 @@ use core::sync::atomic::Ordering::*;
 
 /// A G that has run this long is preempted (Go's forcePreemptNS).
 pub(crate) const FORCE_PREEMPT_NS: i64 = 10_000_000;
+/// How often sysmon nudges the template thread to look for a C++ runtime loaded since start
+/// (cxa.rs), while it is not found and any P runs.
+const CXA_POLL_NS: i64 = 100_000_000;
 /// Longest sleep while some P runs: the coarse clock's resolution.
 const BUSY_MAX_DELAY_US: u32 = 1000;
 
@@ -81,6 +87,7 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
     let ticks = unsafe { &mut *TICKS.0.get() };
     let mut idle = 0u32;
     let mut ntaken = 0u32;
+    let mut last_cxa = 0i64;
     let mut delay = 20u32;
     let mut last_trace = os::nanotime();
     loop {
@@ -121,6 +128,10 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
         }
 
         ntaken = watch_ms(now);
+        if cxa::unresolved() && now - last_cxa >= CXA_POLL_NS {
+            last_cxa = now;
+            template::nudge();
+        }
         confirm_dead(now);
         if retake(now, ticks) != 0 {
             idle = 0;

@@ -62,6 +62,12 @@ pub(crate) fn newm_request() {
     NOTE.wake_any();
 }
 
+/// Wake the template thread for its other chores (cxa.rs: looking for a C++ runtime loaded
+/// since). Never blocks.
+pub(crate) fn nudge() {
+    NOTE.wake_any();
+}
+
 /// An idle M was just taken: make a spare if there is room (see thread_budget). Never blocks.
 pub(crate) fn spare_check() {
     if spare_wanted() {
@@ -82,6 +88,7 @@ fn spare_wanted() -> bool {
 pub(crate) unsafe fn template_thread(_mp: *mut M) -> ! {
     let mut retry_at = 0i64;
     loop {
+        crate::sched::cxa::poll();
         let mut want = WANT.swap(0, Acquire);
         if want == 0 && spare_wanted() && os::nanotime() >= retry_at {
             want = 1;
