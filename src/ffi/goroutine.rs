@@ -22,6 +22,10 @@ pub type gmp_unlock_fn = Option<unsafe extern "C" fn(g: *mut gmp_g, lock: *mut c
 /// `go fn(arg)`. Returns the new goroutine's id (> 0, unique for the life of the process);
 /// -EINVAL if `fn` is NULL; -ENOMEM/-EAGAIN when no stack or thread can be had. Any context.
 /// The goroutine ends when `fn` returns.
+/// It runs on a fixed-size stack (GMP_STACK_SIZE, gmp_config.stack_size) with a 64 KiB guard
+/// region below: overflowing into it ends the process with "gmp: fatal error: stack overflow
+/// in goroutine N". A frame larger than 64 KiB (or an unbounded alloca/VLA) can jump the guard
+/// into another goroutine's stack unless the code is compiled with -fstack-clash-protection.
 #[no_mangle]
 pub unsafe extern "C" fn gmp_spawn(f: gmp_fn, arg: *mut c_void) -> i64 {
     let Some(f) = f else { return -libc::EINVAL as i64 };
