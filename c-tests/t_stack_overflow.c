@@ -19,6 +19,9 @@
  *  4. "overflow-handler": a goroutine stack overflow while the program has its own SIGSEGV
  *     handler: still the runtime's fatal message and SIGABRT (design.md: a fault in a guard
  *     page is always a stack overflow), and the program's handler is not called.
+ *  5. "overflow-g0": gmp_park's unlock function (it runs on the M's scheduler stack, g0)
+ *     recurses without bound: SIGABRT and `gmp: fatal error: stack overflow on the scheduler
+ *     stack (g0) of M <id> (stack size 1048576)`.
  *
  * Catches: an overflow that hangs or dies silently (no alternate signal stack: the handler
  * cannot run on the exhausted stack, the kernel kills with SIGSEGV), the wrong goroutine id or
@@ -63,6 +66,24 @@ static void faulter(void *arg)
 
 static void nothing(void *arg) { (void)arg; }
 
+static bool recursing_unlockf(gmp_g *g, void *lock)
+{
+    (void)g;
+    (void)lock;
+    long r = recurse(0);
+    dprintf(2, "child: recursion on g0 returned %ld\n", r);
+    _exit(8);
+}
+
+static void g0_overflower(void *arg)
+{
+    (void)arg;
+    dprintf(2, "child: goid=%lld\n", (long long)gmp_goid(NULL));
+    gmp_park(recursing_unlockf, NULL);
+    dprintf(2, "child: gmp_park returned\n");
+    _exit(9);
+}
+
 static gmp_fn child_fn;
 static void child_main(void *arg)
 {
@@ -103,6 +124,8 @@ static int child(const char *mode)
     } else if (strcmp(mode, "overflow-handler") == 0) {
         install_my_segv();
         child_fn = overflower;
+    } else if (strcmp(mode, "overflow-g0") == 0) {
+        child_fn = g0_overflower;
     } else if (strcmp(mode, "segv-handler") == 0) {
         install_my_segv();
         child_fn = faulter;
@@ -179,6 +202,17 @@ int main(int argc, char **argv)
     check_overflow("overflow-handler", NULL, 262144);
 
     result r;
+    run_child("overflow-g0", NULL, &r);
+    (void)child_goid(&r, "overflow-g0");
+    const char *g0want = "gmp: fatal error: stack overflow on the scheduler stack (g0) of M ";
+    const char *g0msg = strstr(r.err, g0want);
+    CHECK(WIFSIGNALED(r.status) && WTERMSIG(r.status) == SIGABRT && g0msg != NULL &&
+              strstr(g0msg, " (stack size 1048576)\n") != NULL,
+          "overflow-g0: child %s, want SIGABRT and '%s<id> (stack size 1048576)'; stderr: %s",
+          h_describe_status(r.status), g0want, r.err);
+    printf("t_stack_overflow: overflow-g0: %s, '%.*s'\n", h_describe_status(r.status),
+           (int)(strchr(g0msg, '\n') - g0msg), g0msg);
+
     run_child("segv-handler", NULL, &r);
     (void)child_goid(&r, "segv-handler");
     CHECK(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 42,

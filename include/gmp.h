@@ -14,7 +14,8 @@
  * never start it), with settings from the environment:
  *   GMP_MAXPROCS=n        number of Ps, 1 to 1024 (default: the CPUs this process may use);
  *   GMP_STACK_SIZE=bytes  goroutine stack size, 16k to 1g, with an optional k, m or g suffix
- *                         (default 256k: reserved address space, committed as touched);
+ *                         (default 256k: reserved address space, committed as touched; a
+ *                         64 KiB guard region below each stack catches overflows);
  *   GMP_DEBUG=name=val,.. schedtrace=MS (Go's scheduler summary line on stderr every MS ms),
  *                         scheddetail=1 (a line per P, M and goroutine with it),
  *                         asyncpreemptoff=1 (no asynchronous preemption).
@@ -37,6 +38,9 @@
  *    and std::uncaught_exceptions(), and sees only its own exceptions, on any thread. (A C++
  *    runtime that a C program dlopens after the runtime started is noticed within about
  *    100 ms; load it first if goroutines switch inside catch blocks right away.)
+ *  - Compile goroutine code with -fstack-clash-protection: without it a frame larger than the
+ *    64 KiB guard (or an unbounded alloca/VLA) can jump the guard into another goroutine's
+ *    stack unnoticed.
  */
 
 
@@ -68,6 +72,7 @@ typedef struct gmp_config {
   // Number of Ps (GOMAXPROCS), at most 1024; 0 = GMP_MAXPROCS or the CPU count.
   uint32_t procs;
   // Default goroutine stack size in bytes, 16 KiB to 1 GiB; 0 = GMP_STACK_SIZE or 256 KiB.
+  // Each stack also reserves a 64 KiB guard region below it (address space only).
   size_t stack_size;
 } gmp_config;
 
@@ -140,6 +145,11 @@ int gmp_stats_read(struct gmp_stats *out);
 // The goroutine ends when `fn` returns. It starts with errno 0 and no C++ exception state;
 // both travel with it across switches (a goroutine that ends inside a catch block, through
 // gmp_exit, abandons its exception).
+// The goroutine ends when `fn` returns.
+// It runs on a fixed-size stack (GMP_STACK_SIZE, gmp_config.stack_size) with a 64 KiB guard
+// region below: overflowing into it ends the process with "gmp: fatal error: stack overflow
+// in goroutine N". A frame larger than 64 KiB (or an unbounded alloca/VLA) can jump the guard
+// into another goroutine's stack unless the code is compiled with -fstack-clash-protection.
 int64_t gmp_spawn(gmp_fn f, void *arg);
 
 // Yield the processor (runtime.Gosched): the goroutine goes to the global run queue. In

@@ -24,6 +24,11 @@ pub type gmp_unlock_fn = Option<unsafe extern "C" fn(g: *mut gmp_g, lock: *mut c
 /// The goroutine ends when `fn` returns. It starts with errno 0 and no C++ exception state;
 /// both travel with it across switches (a goroutine that ends inside a catch block, through
 /// gmp_exit, abandons its exception).
+/// The goroutine ends when `fn` returns.
+/// It runs on a fixed-size stack (GMP_STACK_SIZE, gmp_config.stack_size) with a 64 KiB guard
+/// region below: overflowing into it ends the process with "gmp: fatal error: stack overflow
+/// in goroutine N". A frame larger than 64 KiB (or an unbounded alloca/VLA) can jump the guard
+/// into another goroutine's stack unless the code is compiled with -fstack-clash-protection.
 #[no_mangle]
 pub unsafe extern "C" fn gmp_spawn(f: gmp_fn, arg: *mut c_void) -> i64 {
     let Some(f) = f else { return -libc::EINVAL as i64 };

@@ -23,6 +23,7 @@ pub struct gmp_config {
     /// Number of Ps (GOMAXPROCS), at most 1024; 0 = GMP_MAXPROCS or the CPU count.
     pub procs: u32,
     /// Default goroutine stack size in bytes, 16 KiB to 1 GiB; 0 = GMP_STACK_SIZE or 256 KiB.
+    /// Each stack also reserves a 64 KiB guard region below it (address space only).
     pub stack_size: usize,
 }
 

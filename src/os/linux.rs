@@ -81,33 +81,39 @@ pub(crate) fn mmap_reserve(len: usize) -> Option<*mut u8> {
 const MADV_GUARD_INSTALL: i32 = 102;
 
 /// Make [addr, addr+len) fault on any access. Tries MADV_GUARD_INSTALL (no VMA split, so no
-/// vm.max_map_count ceiling), falls back to mprotect(PROT_NONE) on older kernels.
+/// vm.max_map_count ceiling); once the kernel answers EINVAL (it predates 6.13, or refuses the
+/// mapping) every later guard uses mprotect(PROT_NONE). False on any other failure (ENOMEM:
+/// no page tables or mappings left). Raw syscalls: madvise and mprotect are libc names
+/// libgmp may interpose.
 /// # Safety
 /// The range must be page-aligned memory the runtime owns and that nothing uses.
 pub(crate) unsafe fn guard_install(addr: *mut u8, len: usize) -> bool {
-    use core::sync::atomic::{AtomicU8, Ordering::Relaxed};
-    // 0 = untried, 1 = madvise works, 2 = use mprotect. Relaxed: a cached capability; racing
-    // first calls both probe and agree.
-    static MODE: AtomicU8 = AtomicU8::new(0);
-    if MODE.load(Relaxed) != 2 {
-        // SAFETY: caller guarantees the range is ours and unused.
-        if unsafe { libc::madvise(addr as *mut c_void, len, MADV_GUARD_INSTALL) } == 0 {
-            MODE.store(1, Relaxed);
+    use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    // Relaxed: a cached capability; racing first calls both probe and agree.
+    static NO_GUARD_ADVICE: AtomicBool = AtomicBool::new(false);
+    if !NO_GUARD_ADVICE.load(Relaxed) {
+        // SAFETY: caller guarantees the range is ours and unused; madvise only reads its args.
+        let r = unsafe { libc::syscall(libc::SYS_madvise, addr as *mut c_void, len, MADV_GUARD_INSTALL) };
+        if r == 0 {
             return true;
         }
-        MODE.store(2, Relaxed);
+        // SAFETY: errno_ptr is this thread's errno, just set by the failed syscall.
+        if unsafe { *errno_ptr() } != libc::EINVAL {
+            return false;
+        }
+        NO_GUARD_ADVICE.store(true, Relaxed);
     }
     // SAFETY: as above.
-    unsafe { libc::mprotect(addr as *mut c_void, len, libc::PROT_NONE) == 0 }
+    unsafe { libc::syscall(libc::SYS_mprotect, addr as *mut c_void, len, libc::PROT_NONE) == 0 }
 }
 
 /// Give the pages of [addr, addr+len) back to the kernel; they read as zero afterwards.
-/// Guards installed by MADV_GUARD_INSTALL survive this.
+/// Guards (installed by either method) survive this.
 /// # Safety
 /// Nothing may be live in the range.
 pub(crate) unsafe fn release_pages(addr: *mut u8, len: usize) {
     // SAFETY: caller guarantees nothing lives in the range.
-    unsafe { libc::madvise(addr as *mut c_void, len, libc::MADV_DONTNEED) };
+    unsafe { libc::syscall(libc::SYS_madvise, addr as *mut c_void, len, libc::MADV_DONTNEED) };
 }
 
 const ARCH_SET_GS: c_long = 0x1001;

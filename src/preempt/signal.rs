@@ -7,7 +7,7 @@
 
 use super::asyncpreempt;
 use crate::os;
-use crate::os::stack::in_guard;
+use crate::os::stack::{in_guard, Stack};
 use crate::sched::m::this_m;
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
@@ -116,33 +116,36 @@ extern "C" fn sigurg(sig: c_int, info: *mut siginfo_t, uc: *mut c_void) {
     unsafe { *errno = saved };
 }
 
+/// SIGSEGV: a fault in the guard region below the running stack is a stack overflow, reported
+/// and fatal; anything else goes to the program's handler or the default action.
+///
+/// Recognised by the fault address alone: any address in [lo - GUARD, lo) of the stack the M
+/// is running on (os/stack.rs). A large frame moves rsp down without touching the pages in
+/// between, and its first store can land anywhere in the frame, tens of KiB below the old rsp
+/// (memset of a local buffer starts at its lowest address): neither "addr near rsp" nor "addr
+/// in the guard's top page" would do. The handler runs on the M's gsignal stack (SA_ONSTACK;
+/// each M installs its sigaltstack in mstart): on the overflowed stack it would fault again
+/// and the kernel would kill the process without a word.
 extern "C" fn sigsegv(sig: c_int, info: *mut siginfo_t, uc: *mut c_void) {
     // SAFETY: the kernel passes a valid siginfo for SIGSEGV.
     let addr = unsafe { (*info).si_addr() } as usize;
     if let Some(mp) = this_m() {
-        // SAFETY: mp is this thread's M; its current G is live.
-        let gp = unsafe { (*mp).gregs.g };
+        // SAFETY: mp is this thread's M; its current G (g0 or a goroutine) is live.
+        let (gp, g0, mid) = unsafe { ((*mp).gregs.g, (*mp).gregs.g0, (*mp).id) };
         if !gp.is_null() {
             // SAFETY: as above.
-            let (st, goid, g0) = unsafe { ((*gp).stack, (*gp).goid(), (*mp).gregs.g0) };
-            if in_guard(&st, addr) && gp != g0 {
-                let mut buf = [0u8; 128];
-                let head = b"stack overflow in goroutine ";
-                buf[..head.len()].copy_from_slice(head);
-                let mut n = head.len();
-                n += fmt_u64(&mut buf[n..], goid as u64);
-                let mid = b" (stack size ";
-                buf[n..n + mid.len()].copy_from_slice(mid);
-                n += mid.len();
-                n += fmt_u64(&mut buf[n..], (st.hi - st.lo) as u64);
-                buf[n] = b')';
-                n += 1;
-                crate::debug::fatal(&buf[..n]);
+            let (st, goid) = unsafe { ((*gp).stack, (*gp).goid()) };
+            if in_guard(&st, addr) {
+                if gp != g0 {
+                    overflow(b"stack overflow in goroutine ", goid, st);
+                }
+                // g0 runs the scheduler and gmp_park's unlock functions.
+                overflow(b"stack overflow on the scheduler stack (g0) of M ", mid, st);
             }
         }
     }
-    // Not a goroutine stack overflow: the program's handler, or the default action (restore it
-    // and return: the faulting instruction runs again and the kernel applies it).
+    // Not a stack overflow: the program's handler, or the default action (restore it and
+    // return: the faulting instruction runs again and the kernel applies it).
     // SAFETY: forwarding as the kernel would have; sigaction with a zeroed SIG_DFL action.
     unsafe {
         if !forward(sig, info, uc, &OLD_SIGSEGV) {
@@ -151,6 +154,21 @@ extern "C" fn sigsegv(sig: c_int, info: *mut siginfo_t, uc: *mut c_void) {
             libc::sigaction(libc::SIGSEGV, &sa, core::ptr::null_mut());
         }
     }
+}
+
+/// `gmp: fatal error: <head><id> (stack size S)`, then abort. Signal-safe.
+fn overflow(head: &[u8], id: i64, st: Stack) -> ! {
+    let mut buf = [0u8; 128];
+    buf[..head.len()].copy_from_slice(head);
+    let mut n = head.len();
+    n += fmt_u64(&mut buf[n..], id as u64);
+    let mid = b" (stack size ";
+    buf[n..n + mid.len()].copy_from_slice(mid);
+    n += mid.len();
+    n += fmt_u64(&mut buf[n..], (st.hi - st.lo) as u64);
+    buf[n] = b')';
+    n += 1;
+    crate::debug::fatal(&buf[..n]);
 }
 
 /// Decimal digits of v into buf; returns the length. Signal-safe.
