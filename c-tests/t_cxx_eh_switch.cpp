@@ -148,6 +148,16 @@ void catcher(void *p)
     wg_done(wg);
 }
 
+static volatile int stop_competitors;
+
+// CPU-bound, outside any handler, until the preemption part is over (see 1b in main).
+void competitor(void *p)
+{
+    volatile unsigned long spins = 0;
+    while (!stop_competitors) spins = spins + 1;
+    wg_done(static_cast<wg_t *>(p));
+}
+
 // Spins inside the handler until the runtime has preempted some goroutine since it started
 // spinning and 20 ms have passed (at GMP_MAXPROCS=1 the spinners only interleave through
 // preemption), then yields and rethrows.
@@ -287,11 +297,21 @@ void main_goroutine(void *)
     wg_wait(&bys);
     CHECK(bystander_checks.load() > 0, "the bystanders never ran");
 
-    // 1b. preemption inside a handler (after the others: nothing else is runnable but them)
+    // 1b. preemption inside a handler (after the others: nothing else is runnable but them).
+    // The runtime preempts a goroutine only when another one waits for its P, so one
+    // competitor per P keeps more goroutines runnable than there are Ps until the spinners end.
     wg_init(&wg);
     wg_add(&wg, PREEMPT_G);
+    wg_t comp;
+    wg_init(&comp);
+    int ncomp = (int)h_stats().procs;
+    wg_add(&comp, ncomp);
+    stop_competitors = 0;
+    for (int i = 0; i < ncomp; i++) h_spawn(competitor, &comp);
     for (int i = 0; i < PREEMPT_G; i++) h_spawn(preempt_spinner, &wg);
     wg_wait(&wg);
+    stop_competitors = 1;
+    wg_wait(&comp);
     CHECK_EQ(rethrown.load(), (long)NG * ROUNDS + PREEMPT_G);
 
     // 3. exits inside handlers; then fresh goroutines (reusing the dead Gs) start clean
