@@ -58,7 +58,7 @@ pub(crate) const GUARD: usize = 64 << 10;
 /// Stacks carved per arena mmap.
 const ARENA_STACKS: usize = 64;
 
-const _: () = assert!(GUARD % PAGE == 0);
+const _: () = assert!(GUARD.is_multiple_of(PAGE));
 
 #[derive(Clone, Copy, Default)]
 pub(crate) struct Stack {

@@ -233,8 +233,12 @@ unsafe extern "C" fn async_preempt2() {
             (*gp).lockedm.store(mp, Relaxed);
             (*mp).lockedg.store(gp, Relaxed);
         }
+        // The slice's CPU time, for the starvation rule (first slice: a whole one).
+        let cpu = crate::os::thread_cputime(crate::os::gettid());
+        (*gp).preempt_cpu += if (*gp).resume_cpu == 0 { crate::sched::sysmon::FORCE_PREEMPT_NS } else { cpu - (*gp).resume_cpu };
         mcall(mp, gopreempt_m);
         // Resumed, on the same M (the lock guarantees it).
+        (*gp).resume_cpu = crate::os::thread_cputime(crate::os::gettid());
         if (*gp).preempt_parked {
             (*gp).preempt_parked = false;
             // Pairs with nothing: a count sysmon and the scheduler read as a hint.
@@ -290,13 +294,16 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
         let np = SCHED.npreempted.load(Relaxed);
         let budget = preempt_budget();
         let pq = s.preemptq.len != 0;
+        let starving = s.starving(local);
         let plan = if !local && s.runq_len() == 0 {
             Plan::Carry
-        } else if pq && !local && np * 2 >= budget {
+        } else if pq && !local && np * 2 >= budget && !starving {
             Plan::Swap
-        } else if (np < budget || SCHED.starving.load(Relaxed)) && s.nmidle > 0 {
+        } else if (np < budget || starving) && s.nmidle > 0 {
             Plan::IdleM(s.mget())
-        } else if pq && !local {
+        } else if pq {
+            // Rotate: even with local work waiting, so that preempted goroutines that never
+            // end come back often enough to count as starvation (then an M is made).
             Plan::Swap
         } else {
             Plan::Skip

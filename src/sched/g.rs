@@ -111,6 +111,13 @@ pub(crate) struct G {
     /// The G is parked by a preemption and counted in `sched.npreempted` (its M's g0 sets it,
     /// the G clears it when it resumes).
     pub preempt_parked: bool,
+    /// CPU time this goroutine used in the slices that ended in a preemption (the first one
+    /// counted as a whole slice), and its thread's CPU clock when it last resumed from one.
+    /// The G's own (async_preempt2). A preempted goroutine that keeps using whole slices and
+    /// never ends is what starvation means under the thread budget (preempt/mod.rs); wall
+    /// time would not do: on an oversubscribed machine a short goroutine spans many slices.
+    pub preempt_cpu: i64,
+    pub resume_cpu: i64,
     /// The goroutine's C++ exception state while it is switched out (it moves with the G, like
     /// errno): see "C++ exception state travels with the goroutine" (cxa.rs). The G's own.
     pub cxa: EhGlobals,
@@ -146,6 +153,8 @@ impl G {
             alllink: null_mut(),
             qseq: 0,
             preempt_parked: false,
+            preempt_cpu: 0,
+            resume_cpu: 0,
             cxa: EhGlobals::EMPTY,
         }
     }
@@ -156,6 +165,8 @@ impl G {
         self.sched = Gobuf::fresh(self.stack.top(), f, arg, crate::sched::proc::goexit1);
         self.startfn = f;
         self.errno = 0;
+        self.preempt_cpu = 0;
+        self.resume_cpu = 0;
         self.cxa = EhGlobals::EMPTY;
         self.lockedm.store(null_mut(), Relaxed);
         self.lock_depth = 0;

@@ -154,6 +154,11 @@ pub(crate) struct M {
     /// be): sysmon reads the thread's scheduler state from it. Written once before the M
     /// takes a P (published by acquirep's status store).
     pub statfd: AtomicI32,
+    /// sysmon's last sample of this thread's CPU clock, when it took it, and its verdict
+    /// (sysmon::cpu_state). Only sysmon reads or writes them (atomics only to live in an M).
+    pub cpu_t: AtomicI64,
+    pub cpu_at: AtomicI64,
+    pub cpu_verdict: AtomicU32,
     /// This thread's C++ `__cxa_eh_globals` (fixed for the thread's life; null in a program
     /// without a C++ runtime). This thread's own: see "C++ exception state travels with the
     /// goroutine" (cxa.rs).
@@ -345,6 +350,9 @@ fn allocm(kind: MKind) -> Option<*mut M> {
         signal_sent: AtomicI64::new(0),
         take: AtomicStatus::new_raw(Take::Free as u32),
         statfd: AtomicI32::new(-1),
+        cpu_t: AtomicI64::new(0),
+        cpu_at: AtomicI64::new(0),
+        cpu_verdict: AtomicU32::new(0),
         cxa_globals: null_mut(),
     })
 }

@@ -56,12 +56,8 @@ pub(crate) struct Sched {
     /// preempt/mod.rs). Changed under sched.lock when one parks, by the G itself when it
     /// resumes; read racily by sysmon.
     pub npreempted: AtomicU32,
-    /// sysmon's verdict each tick: runnable goroutines that are not preempted ones have made
-    /// no progress for `STARVE_NS` while the thread budget is spent (see "The thread budget"
-    /// in preempt/mod.rs). The budget is then exceeded by one M at a time.
+    /// sysmon's verdict each tick (`SchedLocked::starving`), for the lock-free readers.
     pub starving: AtomicBool,
-    /// When a G last came off the global run queue (not the preempted queue): sched.now.
-    pub runq_taken_at: AtomicI64,
     /// sched.npidle and sched.nmspinning, and the lock-free halves of wakep, handoffp and the
     /// spinning transitions (sched/idle.rs; see "Worker thread parking/unparking" in
     /// sched/proc.rs).
@@ -133,7 +129,6 @@ pub(crate) static SCHED: Sched = Sched {
     preemptqsize: AtomicU32::new(0),
     npreempted: AtomicU32::new(0),
     starving: AtomicBool::new(false),
-    runq_taken_at: AtomicI64::new(0),
     idle: Idle::new(),
     gomaxprocs: AtomicU32::new(0),
     nallp: AtomicU32::new(0),
@@ -179,6 +174,9 @@ impl FreeGs {
         self.cold.pop()
     }
 }
+
+/// See `SchedLocked::starving`.
+const STARVE_CPU_NS: i64 = 50_000_000;
 
 /// Per-P free lists keep up to this many Gs; beyond it half move to the global list.
 const GFREE_LOCAL_MAX: u64 = 64;
@@ -298,14 +296,22 @@ impl SchedLocked {
         if self.runq.len == 0 {
             return true;
         }
-        if !SCHED.starving.load(Relaxed)
-            && SCHED.npreempted.load(Relaxed) * 2 >= crate::sched::template::preempt_budget()
-        {
+        if !self.starving(false) && SCHED.npreempted.load(Relaxed) * 2 >= crate::sched::template::preempt_budget() {
             return true;
         }
         // SAFETY: both heads are non-null (non-empty queues) and owned by the queues (we hold
         // sched.lock).
         unsafe { (*self.preemptq.head).qseq < (*self.runq.head).qseq }
+    }
+
+    /// Starvation under the thread budget (see "The thread budget" in preempt/mod.rs): other
+    /// goroutines wait (on the run queue, or `local` ones on a P) while the oldest preempted
+    /// goroutine has already used `STARVE_CPU_NS` in preempted slices — preempted goroutines
+    /// that do not end are rotating among themselves. The budget then gives way.
+    pub(crate) fn starving(&self, local: bool) -> bool {
+        let head = self.preemptq.head;
+        // SAFETY: a queued G is owned by the queue, and we hold sched.lock.
+        !head.is_null() && (self.runq.len != 0 || local) && unsafe { (*head).preempt_cpu } >= STARVE_CPU_NS
     }
 
     /// The G that `globrunqget` would return next (null if none), left on its queue.
@@ -334,7 +340,6 @@ impl SchedLocked {
             n = max;
         }
         n = n.min(RUNQ_SIZE as u64 / 2);
-        SCHED.runq_taken_at.store(SCHED.now.load(Relaxed), Relaxed);
         let gp = self.runq.pop();
         for _ in 1..n {
             let g1 = self.runq.pop();

@@ -48,14 +48,68 @@ const CXA_POLL_NS: i64 = 100_000_000;
 /// Longest sleep while some P runs: the coarse clock's resolution.
 const BUSY_MAX_DELAY_US: u32 = 1000;
 
-/// Runnable goroutines (not preempted ones) that made no progress for this long while the
-/// thread budget is spent mean starvation: the budget gives way (see preempt/mod.rs).
-const STARVE_NS: i64 = 20_000_000;
-
-/// A P whose goroutine has not changed for this long has its thread's CPU clock sampled (a
-/// system call), at most this often; a thread that used under a quarter of the time since is
-/// then checked for being blocked in the kernel (its /proc stat state).
+/// A P whose goroutine has not changed for this long, and whose thread used under a quarter
+/// of the last CPU window, is checked for being blocked in the kernel (its /proc stat state).
 const BLOCKED_CHECK_NS: i64 = 500_000;
+/// The shortest window over which a thread's CPU clock is judged (sampled at most this often).
+const CPU_WINDOW_NS: i64 = 200_000;
+/// CPU time within a window that shows a thread executes code. Absolute, not a share of the
+/// window: on an oversubscribed machine a CPU-bound thread may get a small share, while a
+/// thread woken in the kernel that has not been given a CPU yet has used none.
+const CPU_RAN_NS: i64 = 50_000;
+/// A sample older than this says nothing about now: start a new window.
+const CPU_STALE_NS: i64 = 2_000_000;
+
+/// What a thread did over sysmon's last window (see cpu_state).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Cpu {
+    /// No window yet.
+    Unknown = 0,
+    /// Ran at least `CPU_RAN_NS` of it: executing code, not (only) sleeping in the kernel.
+    Busy = 1,
+    /// Ran under a quarter of it: sleeping (or waiting for a CPU).
+    Stalled = 2,
+    /// In between.
+    Mixed = 3,
+}
+
+/// Whether mp's thread executes code, from its CPU clock over the last window. "Running" in
+/// /proc is not enough to signal a thread safely: a thread just woken in a timed-out poll or
+/// nanosleep is runnable but still inside the call — under CPU contention for milliseconds —
+/// and a signal then turns its result into EINTR. A thread that ran for a while in the window
+/// is executing code; the calls that a signal would cut short (poll, nanosleep, select,
+/// epoll_wait: not restarted by SA_RESTART) sleep instead, and finish in microseconds once
+/// they get a CPU.
+fn cpu_state(mp: *mut M, now: i64) -> Cpu {
+    // SAFETY: Ms are never freed; these fields are sysmon's own.
+    let m = unsafe { &*mp };
+    let at = m.cpu_at.load(Relaxed);
+    if now - at < CPU_WINDOW_NS {
+        return match m.cpu_verdict.load(Relaxed) {
+            1 => Cpu::Busy,
+            2 => Cpu::Stalled,
+            3 => Cpu::Mixed,
+            _ => Cpu::Unknown,
+        };
+    }
+    let t = os::thread_cputime(m.procid.load(Relaxed));
+    let verdict = if at == 0 || now - at > CPU_STALE_NS {
+        Cpu::Unknown
+    } else {
+        let (used, win) = (t - m.cpu_t.load(Relaxed), now - at);
+        if used >= CPU_RAN_NS {
+            Cpu::Busy
+        } else if used * 4 < win {
+            Cpu::Stalled
+        } else {
+            Cpu::Mixed
+        }
+    };
+    m.cpu_t.store(t, Relaxed);
+    m.cpu_at.store(now, Relaxed);
+    m.cpu_verdict.store(verdict as u32, Relaxed);
+    verdict
+}
 
 /// sysmon's own record of each P (Go's sysmontick): only sysmon touches it.
 #[derive(Clone, Copy)]
@@ -64,14 +118,10 @@ struct PTick {
     syscallwhen: i64,
     schedtick: u32,
     schedwhen: i64,
-    /// The M whose CPU clock was sampled, the sample, and when.
-    cpu_m: *mut M,
-    cpu_t: i64,
-    cpu_at: i64,
 }
 
 const PTICK0: PTick =
-    PTick { syscalltick: 0, syscallwhen: 0, schedtick: 0, schedwhen: 0, cpu_m: null_mut(), cpu_t: 0, cpu_at: 0 };
+    PTick { syscalltick: 0, syscallwhen: 0, schedtick: 0, schedwhen: 0 };
 
 /// sysmon's records (only the sysmon thread touches them: a static, not an allocation).
 struct Ticks(core::cell::UnsafeCell<[PTick; MAX_PROCS]>);
@@ -179,7 +229,7 @@ fn watch_ms(now: i64) -> u32 {
                 asyncpreempt::unstick_signal(mp, now);
                 if (*mp).take.load(Acquire) == Take::Taken {
                     ntaken += 1;
-                    if os::thread_blocked((*mp).statfd.load(Relaxed)) == Some(false) {
+                    if on_cpu(mp, now) {
                         asyncpreempt::preempt_m(mp);
                     }
                 }
@@ -189,6 +239,13 @@ fn watch_ms(now: i64) -> u32 {
     }
     SCHED.nmsyscall_hint.store(nsyscall, Relaxed);
     ntaken
+}
+
+/// May mp's thread be signalled: it ran most of the last window and is not asleep in the
+/// kernel now (see cpu_state).
+fn on_cpu(mp: *mut M, now: i64) -> bool {
+    // SAFETY: Ms are never freed; statfd is atomic.
+    cpu_state(mp, now) == Cpu::Busy && os::thread_blocked(unsafe { (*mp).statfd.load(Relaxed) }) == Some(false)
 }
 
 /// Is it worth preempting pp's goroutine: does something else wait for the P, and can the P
@@ -203,7 +260,7 @@ fn worth_preempting(pp: *mut P) -> bool {
     if !local && SCHED.runqsize.load(Relaxed) == 0 {
         return false;
     }
-    if SCHED.preemptqsize.load(Relaxed) != 0 && !local {
+    if SCHED.preemptqsize.load(Relaxed) != 0 {
         return true;
     }
     (SCHED.npreempted.load(Relaxed) < preempt_budget() || SCHED.starving.load(Relaxed))
@@ -258,10 +315,7 @@ fn retake_blocked(pp: *mut P, mp: *mut M) -> bool {
 fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
     let mut n = 0;
     let takes = asyncpreempt::enabled();
-    // Starvation (see STARVE_NS): the global run queue has not moved, or some P has had local
-    // work waiting behind one goroutine, for that long.
-    let normal = SCHED.runqsize.load(Relaxed).saturating_sub(SCHED.preemptqsize.load(Relaxed) as u64);
-    let mut starving = normal != 0 && now - SCHED.runq_taken_at.load(Relaxed) > STARVE_NS;
+    let mut local = false;
     for i in 0..SCHED.nallp.load(Acquire) {
         let pp = SCHED.p(i);
         // SAFETY: Ps are never freed; every field read here is atomic.
@@ -273,28 +327,25 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
                 if pd.schedtick != st {
                     pd.schedtick = st;
                     pd.schedwhen = now;
-                    pd.cpu_m = null_mut();
                 } else if takes
                     && !mp.is_null()
                     && now - pd.schedwhen >= BLOCKED_CHECK_NS
-                    && now - pd.cpu_at >= BLOCKED_CHECK_NS
+                    && cpu_state(mp, now) == Cpu::Stalled
+                    && retake_blocked(pp, mp)
                 {
-                    // SAFETY: Ms are never freed; procid is atomic.
-                    let cpu = os::thread_cputime(unsafe { (*mp).procid.load(Relaxed) });
-                    let stalled = pd.cpu_m == mp && (cpu - pd.cpu_t) * 4 < now - pd.cpu_at;
-                    (pd.cpu_m, pd.cpu_t, pd.cpu_at) = (mp, cpu, now);
-                    if stalled && retake_blocked(pp, mp) {
-                        n += 1;
-                        continue;
-                    }
+                    n += 1;
+                    continue;
                 }
                 // SAFETY: as above.
-                if now - pd.schedwhen > STARVE_NS && unsafe { !(*pp).runq.is_empty() } {
-                    starving = true;
-                }
+                local |= unsafe { !(*pp).runq.is_empty() };
                 // SAFETY: as above.
                 let start = unsafe { (*pp).slice_start.load(Relaxed) };
-                if now - start >= FORCE_PREEMPT_NS && worth_preempting(pp) && preemptone(pp) {
+                if now - start >= FORCE_PREEMPT_NS
+                    && worth_preempting(pp)
+                    && !mp.is_null()
+                    && on_cpu(mp, now)
+                    && preemptone(pp)
+                {
                     n += 1;
                 }
             }
@@ -335,7 +386,10 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
             _ => {}
         }
     }
-    SCHED.starving.store(starving, Relaxed);
+    if SCHED.preemptqsize.load(Relaxed) != 0 || SCHED.starving.load(Relaxed) {
+        let starving = SCHED.locked().starving(local);
+        SCHED.starving.store(starving, Relaxed);
+    }
     n
 }
 

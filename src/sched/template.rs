@@ -38,17 +38,19 @@ const RETRY_NS: i64 = 10_000_000;
 
 /// Ms that may hold a preempted goroutine at once (Go has no such bound: it moves preempted
 /// goroutines instead; see "The thread budget" in preempt/mod.rs). `GMP_DEBUG=preemptthreads=N`
-/// sets it; by default 3 × gomaxprocs + 5.
+/// sets it; by default 3 × gomaxprocs + 3.
 pub(crate) fn preempt_budget() -> u32 {
     match PREEMPT_THREADS.load(Relaxed) {
-        0 => 3 * SCHED.gomaxprocs.load(Relaxed) + 5,
+        0 => 3 * SCHED.gomaxprocs.load(Relaxed) + 3,
         n => n,
     }
 }
 
-/// Ms the runtime keeps ready for CPU-bound work: one per P, the preemption budget, sysmon,
-/// this thread and one spare (4 × gomaxprocs + 8 by default). Threads beyond it are made only
-/// for goroutines blocked in the kernel, as Go does.
+/// Ms the runtime keeps for CPU-bound work: one per P, the preemption budget, sysmon, this
+/// thread and one spare — 4 × gomaxprocs + 6 by default, which leaves two for Ms that
+/// `newm_request` makes while others are still starting, under the 4 × gomaxprocs + 8 the
+/// README promises. Threads beyond it are made only for goroutines blocked in the kernel (as
+/// Go does), or when preempted goroutines starve the rest.
 pub(crate) fn thread_budget() -> u32 {
     SCHED.gomaxprocs.load(Relaxed) + preempt_budget() + 3
 }
