@@ -18,7 +18,9 @@
  *                         64 KiB guard region below each stack catches overflows);
  *   GMP_DEBUG=name=val,.. schedtrace=MS (Go's scheduler summary line on stderr every MS ms),
  *                         scheddetail=1 (a line per P, M and goroutine with it),
- *                         asyncpreemptoff=1 (no asynchronous preemption).
+ *                         asyncpreemptoff=1 (no asynchronous preemption),
+ *                         preemptthreads=N (threads that may hold a preempted goroutine at
+ *                         once; default 3 x GMP_MAXPROCS + 3).
  * An invalid value prints one line on stderr (gmp: ignoring ...) and the default applies.
  *
  * What user code must know:
@@ -29,9 +31,13 @@
  *    __errno_location is `const`, so gcc may read the old thread's errno after the call): read
  *    errno after a switch in a separate function, or lock the thread.
  *  - Asynchronous preemption never moves a goroutine to another thread. A goroutine that runs
- *    C code for more than 10 ms is preempted (SIGURG, marked so that a SIGURG handler of the
- *    program still gets only its own signals). It needs libgmp as a shared library (linked
- *    statically, it stays off).
+ *    C code for more than 10 ms while another goroutine waits for its P is preempted (SIGURG,
+ *    marked so that a SIGURG handler of the program still gets only its own signals); at most
+ *    3 x GMP_MAXPROCS + 3 threads hold preempted goroutines at once. It needs libgmp as a
+ *    shared library (linked statically, it stays off).
+ *  - Blocking calls need no bracket to be safe: a goroutine whose thread sleeps in the kernel
+ *    is treated as in a syscall (its P goes to other goroutines) and gets a P back when it runs
+ *    again. The runtime never signals a thread that sleeps in the kernel: no EINTR from it.
  *  - Don't hold a pthread_mutex_t across a call that can switch goroutines.
  *  - C++ exception state travels with the goroutine: inside a catch block, or a destructor run
  *    by unwinding, a goroutine may switch and then `throw;`, or read std::current_exception()
