@@ -26,7 +26,36 @@
  * Output, one line per repetition (after one shorter warm-up run):
  *   preempt procs=1 wakes=<n> p50_ms=<ms> p99_ms=<ms> max_ms=<ms> skipped=<ticks>
  *           us_per_preemption=<median us> us_mean=<us> us_p90=<us> switches=<n> preemptions=<n>
- * Usage: preempt [procs [reps]]   (bench/run.sh runs it at 1 P)
+ *
+ * With the scenario argument "crowd" (bench/run.sh: at 2 P, one repetition per process, in
+ * pairs of processes with and without GMP_DEBUG=asyncpreemptoff=1), instead:
+ * 3. Crowd (CROWD_N = 400 goroutines of CROWD_MS = 10 ms of CPU each, all spawned at once).
+ *    Each goroutine runs a calibrated amount of pure C work (an LCG; ITERS_PER_MS measured on
+ *    the thread CPU clock before the runtime starts, best of 5), so a goroutine that gets a P
+ *    to itself ends after ~10 ms of CPU and, with preemption, is usually preempted once near
+ *    its end (sysmon's slice is wall time). Beside them one goroutine S parks in a loop and
+ *    is readied by OTHER goroutines: every crowd goroutine, while it runs, checks the clock
+ *    every 1/8 ms of work and, once per ms, readies S if S is parked (an atomic exchange of
+ *    the pointer S published in its unlockf). S runs when its readier's P next schedules:
+ *    lateness = from the readier's clock read just before gmp_ready to S's first clock read
+ *    after gmp_park returns. Reported: wall time from the first spawn to the last goroutine's
+ *    end, the peak of gmp_stats.threads (Ms, sysmon included: sampled every 1 ms by a plain
+ *    monitor thread), S's wake count and lateness p50 / p99 / max, preemptions.
+ * 4. Thread bound (BOUND_N = 1000 goroutines of BOUND_MS = 11 ms of CPU each, no S): wall
+ *    time and peak threads. Every goroutine outlives the 10 ms slice: with preemption each one
+ *    is preempted once, and a preempted goroutine keeps its thread (design.md), so the peak
+ *    thread count shows whether the runtime bounds the threads pinned that way (target:
+ *    4 x procs + 8).
+ *    Output, one line each:
+ *    crowd procs=2 crowd_n=400 crowd_wall_ms=<ms> crowd_peak_threads=<n> crowd_wakes=<n>
+ *          crowd_p50_ms=<ms> crowd_p99_ms=<ms> crowd_max_ms=<ms> crowd_preemptions=<n>
+ *    bound procs=2 bound_n=1000 bound_wall_ms=<ms> bound_peak_threads=<n>
+ *          bound_preemptions=<n>
+ *    Twin: go/preempt.go crowd (the same work calibrated the same way; S blocks in a receive on
+ *    an unbuffered channel and the crowd does a non-blocking send, which succeeds only while
+ *    S waits; Go's peak threads = the process's threads at the end of the phase, as Go
+ *    never destroys its Ms).
+ * Usage: preempt [procs [reps [crowd]]]   (bench/run.sh runs the default at 1 P, crowd at 2 P)
  */
 #include "common.h"
 
@@ -37,6 +66,8 @@
 #define WARM_NS 200000000LL
 #define MAXWAKES 8192
 #define MAXSW 8192
+
+static bench_opts opts;
 
 /* ------------------------------------------------------------------ 1. lateness */
 
@@ -213,9 +244,202 @@ static void cost(int64_t dur, double *med, double *mean, double *p90, int *nswit
     *mean = nsw ? sum / nsw / 1e3 : 0;
 }
 
-/* ------------------------------------------------------------------ main */
+/* ------------------------------------------------------------------ 3 and 4. crowd, bound */
 
-static bench_opts opts;
+#define CROWD_N 400
+#define CROWD_MS 10
+#define BOUND_N 1000
+#define BOUND_MS 11
+
+static uint64_t iters_per_ms;
+
+/* The unit of CPU work: an LCG step; no calls, no memory. */
+__attribute__((noinline)) static uint64_t work(uint64_t n, uint64_t x)
+{
+    for (uint64_t i = 0; i < n; i++)
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    return x;
+}
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Iterations of work() per ms of CPU: the best of 5 measurements of 2^22 iterations each. */
+static void calibrate(void)
+{
+    double best = 0;
+    uint64_t x = 1;
+    for (int i = 0; i < 5; i++) {
+        int64_t t0 = thread_cpu_ns();
+        x = work(1u << 22, x);
+        int64_t dt = thread_cpu_ns() - t0;
+        double rate = (double)(1u << 22) / (double)dt * 1e6;
+        if (rate > best)
+            best = rate;
+    }
+    __asm__ volatile("" : : "r"(x));
+    iters_per_ms = (uint64_t)best;
+}
+
+/* The monitor: a plain thread sampling gmp_stats.threads every 1 ms into peak_threads. */
+static _Atomic uint32_t peak_threads;
+static _Atomic int mon_stop;
+
+static void *monitor(void *arg)
+{
+    (void)arg;
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    while (!atomic_load(&mon_stop)) {
+        gmp_stats st;
+        if (gmp_stats_read(&st) == 0 && st.threads > atomic_load(&peak_threads))
+            atomic_store(&peak_threads, st.threads);
+        next.tv_nsec += 1000000;
+        if (next.tv_nsec >= 1000000000) {
+            next.tv_nsec -= 1000000000;
+            next.tv_sec++;
+        }
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR) {
+        }
+    }
+    return NULL;
+}
+
+static _Atomic(gmp_g *) s_parked;
+static _Atomic int64_t s_ready_ns;
+static _Atomic int s_stop, s_exited;
+static bench_wg s_wg;
+
+static bool s_publish(gmp_g *g, void *lock)
+{
+    (void)lock;
+    atomic_store_explicit(&s_parked, g, memory_order_release);
+    return true;
+}
+
+static void s_fn(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        bench_park(s_publish, NULL);
+        int64_t now = bench_now_ns();
+        if (atomic_load(&s_stop))
+            break;
+        if (nlat < MAXWAKES)
+            lat[nlat++] = now - atomic_load_explicit(&s_ready_ns, memory_order_acquire);
+    }
+    atomic_store(&s_exited, 1);
+    bench_wg_done(&s_wg);
+}
+
+static void s_maybe_ready(void)
+{
+    gmp_g *g = atomic_exchange(&s_parked, NULL);
+    if (g == NULL)
+        return;
+    atomic_store_explicit(&s_ready_ns, bench_now_ns(), memory_order_release);
+    bench_ready(g);
+}
+
+static _Atomic uint64_t sink;
+
+static void crowd_g(void *arg)
+{
+    (void)arg;
+    uint64_t left = (uint64_t)CROWD_MS * iters_per_ms, chunk = iters_per_ms / 8 + 1, x = left;
+    int64_t last = 0;
+    while (left > 0) {
+        uint64_t n = left < chunk ? left : chunk;
+        x = work(n, x);
+        left -= n;
+        int64_t now = bench_now_ns();
+        if (now - last >= 1000000) {
+            last = now;
+            s_maybe_ready();
+        }
+    }
+    atomic_fetch_add_explicit(&sink, x, memory_order_relaxed);
+    bench_wg_done(&wg);
+}
+
+static void bound_g(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add_explicit(&sink, work((uint64_t)BOUND_MS * iters_per_ms, 7),
+                              memory_order_relaxed);
+    bench_wg_done(&wg);
+}
+
+static void crowd(void)
+{
+    gmp_stats s0, s1;
+    atomic_store(&s_parked, NULL);
+    atomic_store(&s_stop, 0);
+    atomic_store(&s_exited, 0);
+    nlat = 0;
+    bench_wg_init(&s_wg);
+    bench_wg_add(&s_wg, 1);
+    bench_spawn(s_fn, NULL);
+    while (atomic_load(&s_parked) == NULL)
+        gmp_gosched(); /* S's first park: at most a few scheduling rounds */
+    gmp_stats_read(&s0);
+    atomic_store(&peak_threads, s0.threads);
+    int64_t t0 = bench_now_ns();
+    bench_wg_init(&wg);
+    bench_wg_add(&wg, CROWD_N);
+    for (int i = 0; i < CROWD_N; i++)
+        bench_spawn(crowd_g, NULL);
+    bench_wg_wait(&wg);
+    int64_t wall = bench_now_ns() - t0;
+    gmp_stats_read(&s1);
+    uint32_t peak = atomic_load(&peak_threads);
+    /* Let S go: it is parked (we ready it) or about to park again (next round). */
+    atomic_store(&s_stop, 1);
+    while (!atomic_load(&s_exited)) {
+        gmp_g *g = atomic_exchange(&s_parked, NULL);
+        if (g) {
+            bench_ready(g);
+            break;
+        }
+        gmp_gosched();
+    }
+    bench_wg_wait(&s_wg);
+    if (nlat < 10)
+        bench_die("crowd: S was readied only %d times", nlat);
+    qsort(lat, (size_t)nlat, sizeof lat[0], cmp64);
+    printf("crowd procs=%d crowd_n=%d crowd_wall_ms=%.1f crowd_peak_threads=%u crowd_wakes=%d "
+           "crowd_p50_ms=%.2f crowd_p99_ms=%.2f crowd_max_ms=%.2f crowd_preemptions=%" PRIu64
+           "\n",
+           opts.procs, CROWD_N, wall / 1e6, peak, nlat, pct(lat, nlat, 0.5) / 1e6,
+           pct(lat, nlat, 0.99) / 1e6, lat[nlat - 1] / 1e6, s1.preemptions - s0.preemptions);
+    fflush(stdout);
+}
+
+static void bound(void)
+{
+    gmp_stats s0, s1;
+    gmp_stats_read(&s0);
+    atomic_store(&peak_threads, s0.threads);
+    int64_t t0 = bench_now_ns();
+    bench_wg_init(&wg);
+    bench_wg_add(&wg, BOUND_N);
+    for (int i = 0; i < BOUND_N; i++)
+        bench_spawn(bound_g, NULL);
+    bench_wg_wait(&wg);
+    int64_t wall = bench_now_ns() - t0;
+    gmp_stats_read(&s1);
+    printf("bound procs=%d bound_n=%d bound_wall_ms=%.1f bound_peak_threads=%u "
+           "bound_preemptions=%" PRIu64 "\n",
+           opts.procs, BOUND_N, wall / 1e6, atomic_load(&peak_threads),
+           s1.preemptions - s0.preemptions);
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------------ main */
 
 static void one(int64_t lat_ns, int64_t cost_ns, bool print)
 {
@@ -246,9 +470,18 @@ static void one(int64_t lat_ns, int64_t cost_ns, bool print)
     fflush(stdout);
 }
 
+static bool crowd_mode;
+
 static void bench_main(void *arg)
 {
     (void)arg;
+    if (crowd_mode) {
+        for (int r = 0; r < opts.reps; r++) {
+            crowd();
+            bound();
+        }
+        return;
+    }
     one(WARM_NS, WARM_NS, false);
     for (int r = 0; r < opts.reps; r++)
         one(LAT_NS, COST_NS, true);
@@ -256,7 +489,21 @@ static void bench_main(void *arg)
 
 int main(int argc, char **argv)
 {
+    if (argc > 3) {
+        if (strcmp(argv[3], "crowd") != 0)
+            bench_die("usage: preempt [procs [reps [crowd]]]");
+        crowd_mode = true;
+        argc = 3;
+        calibrate(); /* before the runtime starts: this thread has the CPU to itself */
+    }
     opts = bench_args(argc, argv);
+    pthread_t mon;
+    if (crowd_mode && pthread_create(&mon, NULL, monitor, NULL) != 0)
+        bench_die("pthread_create");
     bench_run_main(bench_main, NULL);
+    if (crowd_mode) {
+        atomic_store(&mon_stop, 1);
+        pthread_join(mon, NULL);
+    }
     return 0;
 }

@@ -10,8 +10,8 @@
 # over all runs, the preemption cost the best; the skynet overhead compares skynet 2 P with
 # and without GMP_DEBUG=asyncpreemptoff=1 in OVH_ROUNDS pairs of processes (median of pairs).
 #
-# Environment: ROUNDS (default 2), REPS (default 3), OVH_ROUNDS (default 6), BENCH_TIMEOUT
-#              (seconds per process, default 120),
+# Environment: ROUNDS (default 2), REPS (default 3), OVH_ROUNDS (default 6), CROWD_ROUNDS
+#              (default 2), BENCH_TIMEOUT (seconds per process, default 120),
 #              CC (default gcc), GO (default go). Full program output: target/bench/bench.log.
 # Exit status: 0 if every libgmp benchmark ran and verified its result (missed targets are
 # reported, not failed); 1 if one crashed, hung (timeout) or computed a wrong result.
@@ -72,22 +72,25 @@ LOAD0=$(cut -d' ' -f1 /proc/loadavg)
 # Sets RESULT to, for each key in order (space-separated), the min (or with :max the max) of
 # KEY=<v> over the output lines, or a failure word (CRASH(sigN), FAIL(exitN), TIMEOUT,
 # BADOUT); appends everything to the log. Extra environment for the program: RUN_ENV (array).
+# Extra arguments after "procs reps": RUN_ARGS (array); repetitions: RUN_REPS (default REPS).
 # (Not run in a subshell: it updates FAILED and PROBLEMS.)
 RUN_ENV=()
+RUN_ARGS=()
+RUN_REPS=""
 run_best() {
-    local side=$1 prog=$2 procs=$3 key=$4 bin out err rc best word nk label
+    local side=$1 prog=$2 procs=$3 key=$4 bin out err rc best word nk label reps=${RUN_REPS:-$REPS}
     if [ "$side" = go ]; then bin=$OUT/go/$prog; else bin=$OUT/$prog; fi
-    label="$side $prog procs=$procs${RUN_ENV[*]:+ ${RUN_ENV[*]}}"
+    label="$side $prog procs=$procs${RUN_ARGS[*]:+ ${RUN_ARGS[*]}}${RUN_ENV[*]:+ ${RUN_ENV[*]}}"
     out=$(mktemp) err=$(mktemp)
     env ${RUN_ENV[@]+"${RUN_ENV[@]}"} GMP_MAXPROCS=$procs GOMAXPROCS=$procs \
-        timeout -k 5 "$BENCH_TIMEOUT" "$bin" "$procs" "$REPS" >"$out" 2>"$err"
+        timeout -k 5 "$BENCH_TIMEOUT" "$bin" "$procs" "$reps" ${RUN_ARGS[@]+"${RUN_ARGS[@]}"} >"$out" 2>"$err"
     rc=$?
     {
         echo "### $label (exit $rc)"
         cat "$out"
         [ -s "$err" ] && { echo "--- stderr:"; cat "$err"; }
     } >>"$LOG"
-    best=$(awk -v keys="$key" -v p="$procs" -v n="$REPS" '
+    best=$(awk -v keys="$key" -v p="$procs" -v n="$reps" '
         BEGIN { nk = split(keys, K, ",");
                 for (j = 1; j <= nk; j++) { split(K[j], kv, ":"); name[j] = kv[1]; mx[j] = (kv[2] == "max") } }
         { for (i = 1; i <= NF; i++) for (j = 1; j <= nk; j++) if (index($i, name[j] "=") == 1) {
@@ -241,6 +244,71 @@ if [ -z "$ovh" ]; then
     echo "skynet 2 P preemption overhead: median of ${pairs[*]} = $ovh %" >>"$LOG"
 fi
 abs_row "skynet 1M 2P preemption overhead (%)" "$ovh" "-" "<" 1 "%"
+
+# ---- preemption in a crowd and the thread bound (bench/preempt.c crowd, go/preempt.go), 2 P
+# CROWD_ROUNDS pairs of processes per side, one with asynchronous preemption and one without
+# (GMP_DEBUG=asyncpreemptoff=1 / GODEBUG=asyncpreemptoff=1; the order alternates), each doing
+# one repetition of the crowd (400 x 10 ms of CPU + a goroutine readied by the crowd) and of
+# the thread bound (1000 x 11 ms). Peak threads and lateness: the worst of the runs WITH
+# preemption; wall time with / without: the median over the pairs of the ratio (throughput
+# ratio = 1 / it). See README.
+CROWD_ROUNDS=${CROWD_ROUNDS:-2}
+CKEYS="crowd_wall_ms,crowd_peak_threads:max,crowd_p50_ms:max,crowd_p99_ms:max,crowd_max_ms:max,bound_wall_ms,bound_peak_threads:max"
+# crowd_side SIDE: sets CROWD_RES to "peak p50 p99 max crowd_ratio bound_peak bound_ratio"
+# (failure words in place of numbers that could not be had).
+crowd_side() {
+    local side=$1 round mode on off crs=() brs=() worst="" r
+    for ((round = 1; round <= CROWD_ROUNDS; round++)); do
+        for mode in $([ $((round % 2)) -eq 1 ] && echo "on off" || echo "off on"); do
+            RUN_ARGS=(crowd) RUN_REPS=1
+            [ "$mode" = off ] && RUN_ENV=(GMP_DEBUG=asyncpreemptoff=1 GODEBUG=asyncpreemptoff=1)
+            run_best "$side" preempt 2 "$CKEYS"
+            RUN_ENV=() RUN_ARGS=() RUN_REPS=""
+            if [ "$mode" = on ]; then on=$RESULT; else off=$RESULT; fi
+        done
+        # on/off: crowd_wall bound_wall ratios of this pair
+        read -r -a a <<<"$on"
+        read -r -a b <<<"$off"
+        if [[ ${a[0]} =~ ^[0-9.]+$ ]] && [[ ${b[0]} =~ ^[0-9.]+$ ]]; then
+            crs+=("$(awk -v x="${a[0]}" -v y="${b[0]}" 'BEGIN { printf "%.3f", x / y }')")
+        else
+            crs+=("$([[ ${a[0]} =~ ^[0-9.]+$ ]] && echo "${b[0]}" || echo "${a[0]}")")
+        fi
+        if [[ ${a[5]} =~ ^[0-9.]+$ ]] && [[ ${b[5]} =~ ^[0-9.]+$ ]]; then
+            brs+=("$(awk -v x="${a[5]}" -v y="${b[5]}" 'BEGIN { printf "%.3f", x / y }')")
+        else
+            brs+=("$([[ ${a[5]} =~ ^[0-9.]+$ ]] && echo "${b[5]}" || echo "${a[5]}")")
+        fi
+        # worst (max) of the runs with preemption: peak, p50, p99, max, bound peak
+        r="${a[1]} ${a[2]} ${a[3]} ${a[4]} ${a[6]}"
+        worst=$(merge_results "$worst" "$r" "x:max,x:max,x:max,x:max,x:max")
+        echo "crowd $side pair $round: with preemption $on; asyncpreemptoff=1 $off" >>"$LOG"
+    done
+    read -r w_peak w_p50 w_p99 w_max w_bpeak <<<"$worst"
+    CROWD_RES="$w_peak $w_p50 $w_p99 $w_max $(median_or_fail "${crs[@]}") $w_bpeak $(median_or_fail "${brs[@]}")"
+}
+# median_or_fail V...: the median of numbers, or the first failure word among them.
+median_or_fail() {
+    local v
+    for v in "$@"; do [[ $v =~ ^[0-9.]+$ ]] || { echo "$v"; return; }; done
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'
+}
+echo "bench: running preemption in a crowd and the thread bound, 2 P (with and without asyncpreemptoff) ..." >&2
+crowd_side libgmp
+read -r ca_peak ca_p50 ca_p99 ca_max ca_ratio cb_peak cb_ratio <<<"$CROWD_RES"
+cg=(- - - - - - -)
+if [ $HAVE_GO -eq 1 ]; then
+    crowd_side go
+    read -r -a cg <<<"$CROWD_RES"
+fi
+abs_row "crowd 400x10ms 2P: peak threads" "$ca_peak" "${cg[0]}" "<=" 16 "threads"
+abs_row "crowd 400x10ms 2P: readied goroutine late p50 (ms)" "$ca_p50" "${cg[1]}" "" "" ""
+abs_row "crowd 400x10ms 2P: readied goroutine late p99 (ms)" "$ca_p99" "${cg[2]}" "" "" ""
+abs_row "crowd 400x10ms 2P: readied goroutine late max (ms)" "$ca_max" "${cg[3]}" "<=" 25 ms
+abs_row "crowd 400x10ms 2P: wall, preemption on / off (x)" "$ca_ratio" "${cg[4]}" "" "" ""
+abs_row "bound 1000x11ms 2P: peak threads" "$cb_peak" "${cg[5]}" "<=" 16 "threads"
+abs_row "bound 1000x11ms 2P: wall, preemption on / off (x)" "$cb_ratio" "${cg[6]}" "" "" ""
 
 # ---- table -------------------------------------------------------------------------------
 echo

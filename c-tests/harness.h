@@ -11,6 +11,9 @@
  *    (thread-context waiters). ev_t is a one-shot event = a wait group with count 1.
  *  - h_run_self(): run this program again as a child process (fork + exec /proc/self/exe) with
  *    given arguments and environment changes; capture its stderr and exit status.
+ *    h_run_self_timed() is the same with a timeout that is reported (a hung child is killed,
+ *    its CPU use in its last 0.5 s noted) instead of failed; h_run_fork_timed() the same for a
+ *    child that is a plain fork() running a function (no exec).
  *
  * Every test is compiled with -DGMP_LIBDIR="\"<dir of libgmp.so>\"" (run.sh does it).
  */
@@ -386,14 +389,53 @@ H_UNUSED static void ev_wait(ev_t *e) { wg_wait(e); }
  * the children): between fork and exec the child calls setenv, which is safe only while no
  * other thread of the parent can be inside malloc (the watchdog thread just sleeps).
  * h_describe_status(st) renders a waitpid status: "exit N", "killed by signal N".
+ *
+ * h_run_self_timed(args, env, out, outsz, status, secs, &hung): the same with a timeout of
+ * `secs` seconds that is reported instead of failed, for tests that run many children and
+ * count the ones that hang. A child still running after `secs` is sampled, then killed
+ * (SIGKILL) and reaped; *hung = true, *status = the kill's status, and out ends with one line
+ * "[harness: killed after S s: T threads, C s of CPU in all, c ms of CPU in its last 500 ms]"
+ * (from /proc/<pid>/stat: c ~ 0 means a hang at 0 % CPU, a deadlock; c ~ 500 a live-lock or
+ * just slowness). Otherwise *hung = false. Returns the byte count as h_run_self does.
+ * h_run_fork_timed (below) is the same for a child that is a plain fork() running a function.
  */
 #ifndef H_CHILD_SECS
 #define H_CHILD_SECS 20
 #endif
 #define H_CHILD_MAXARGS 15
 
-H_UNUSED static size_t h_run_self(const char *const args[], const char *const env[], char *out,
-                                  size_t outsz, int *status)
+/* Threads and CPU time (utime + stime, in clock ticks) of process pid; false if unreadable. */
+H_UNUSED static bool h_proc_stat(pid_t pid, int *threads, long long *ticks)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    /* Fields after comm (which may hold spaces): 3 state ... 14 utime 15 stime ... 20 threads. */
+    char *p = strrchr(buf, ')');
+    if (!p) return false;
+    long long v[21] = {0};
+    int field = 3;
+    for (p += 2; *p && field <= 20; field++) {
+        v[field] = strtoll(p, &p, 10);
+        if (field == 3) v[field] = 0; /* the state letter: strtoll reads nothing */
+        while (*p && *p != ' ') p++;
+        while (*p == ' ') p++;
+    }
+    *ticks = v[14] + v[15];
+    *threads = (int)v[20];
+    return true;
+}
+
+static size_t h_child_collect(pid_t pid, int fd, char *out, size_t outsz, int *status,
+                              int secs, bool *hung);
+
+H_UNUSED static size_t h_run_self_timed(const char *const args[], const char *const env[],
+                                        char *out, size_t outsz, int *status, int secs,
+                                        bool *hung)
 {
     CHECK(outsz >= 1, "h_run_self: no room for the output");
     char *argv[H_CHILD_MAXARGS + 2];
@@ -431,39 +473,117 @@ H_UNUSED static size_t h_run_self(const char *const args[], const char *const en
         _exit(127);
     }
     close(p[1]);
+    return h_child_collect(pid, p[0], out, outsz, status, secs, hung);
+}
+
+/* The parent's half of h_run_self_timed / h_run_fork_timed: read the child's stderr (fd) into
+ * out until EOF, with the timeout; reap the child. Closes fd. */
+H_UNUSED static size_t h_child_collect(pid_t pid, int fd, char *out, size_t outsz, int *status,
+                                       int secs, bool *hung)
+{
     size_t n = 0, total = 0;
     char drop[4096];
-    int64_t deadline = h_now_ns() + (int64_t)H_CHILD_SECS * 1000000000;
+    int64_t deadline = h_now_ns() + (int64_t)secs * 1000000000;
+    *hung = false;
     for (;;) {
         int left = (int)((deadline - h_now_ns()) / 1000000);
         if (left <= 0) {
+            int th0 = 0, th1 = 0;
+            long long c0 = 0, c1 = 0;
+            bool ok = h_proc_stat(pid, &th0, &c0);
+            struct timespec half = {0, 500000000};
+            nanosleep(&half, NULL);
+            ok = ok && h_proc_stat(pid, &th1, &c1);
             kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
+            /* Drain what the child wrote meanwhile (EOF once it is dead). */
+            for (;;) {
+                ssize_t k = n < outsz - 1 ? read(fd, out + n, outsz - 1 - n)
+                                          : read(fd, drop, sizeof drop);
+                if (k < 0 && errno == EINTR) continue;
+                if (k <= 0) break;
+                if (n < outsz - 1) n += (size_t)k;
+                total += (size_t)k;
+            }
+            close(fd);
+            CHECK(waitpid(pid, status, 0) == pid, "waitpid");
+            long hz = sysconf(_SC_CLK_TCK);
+            char line[200];
+            int m;
+            if (ok)
+                m = snprintf(line, sizeof line,
+                             "[harness: killed after %d s: %d threads, %.2f s of CPU in all, "
+                             "%lld ms of CPU in its last 500 ms]\n",
+                             secs, th1, (double)c1 / (double)hz, (c1 - c0) * 1000 / hz);
+            else
+                m = snprintf(line, sizeof line, "[harness: killed after %d s]\n", secs);
+            for (int i = 0; i < m && n < outsz - 1; i++) out[n++] = line[i];
             out[n] = 0;
-            char what[512];
-            int w = 0;
-            for (int i = 1; i < argc && w < (int)sizeof what; i++)
-                w += snprintf(what + w, sizeof what - (size_t)w, "%s%s", i > 1 ? " " : "", argv[i]);
-            for (int i = 0; env && env[i] && w < (int)sizeof what; i++)
-                w += snprintf(what + w, sizeof what - (size_t)w, "%s%s%s", i ? " " : "; env ",
-                              env[i], strchr(env[i], '=') ? "" : " (unset)");
-            CHECK(0, "child '%s' still running after %d s; stderr so far: %.2000s", what,
-                  H_CHILD_SECS, out);
+            *hung = true;
+            return total;
         }
-        struct pollfd pf = {p[0], POLLIN, 0};
+        struct pollfd pf = {fd, POLLIN, 0};
         if (poll(&pf, 1, left) <= 0) continue;
         char *dst = n < outsz - 1 ? out + n : drop;
         size_t room = n < outsz - 1 ? outsz - 1 - n : sizeof drop;
-        ssize_t k = read(p[0], dst, room);
+        ssize_t k = read(fd, dst, room);
         if (k < 0 && errno == EINTR) continue;
         if (k <= 0) break; /* EOF: the child has exited (or closed its stderr) */
         if (dst != drop) n += (size_t)k;
         total += (size_t)k;
     }
     out[n] = 0;
-    close(p[0]);
+    close(fd);
     CHECK(waitpid(pid, status, 0) == pid, "waitpid");
     return total;
+}
+
+H_UNUSED static size_t h_run_self(const char *const args[], const char *const env[], char *out,
+                                  size_t outsz, int *status)
+{
+    bool hung;
+    size_t total = h_run_self_timed(args, env, out, outsz, status, H_CHILD_SECS, &hung);
+    if (hung) {
+        char what[512];
+        int w = 0;
+        for (int i = 0; args && args[i] && w < (int)sizeof what; i++)
+            w += snprintf(what + w, sizeof what - (size_t)w, "%s%s", i ? " " : "", args[i]);
+        for (int i = 0; env && env[i] && w < (int)sizeof what; i++)
+            w += snprintf(what + w, sizeof what - (size_t)w, "%s%s%s", i ? " " : "; env ",
+                          env[i], strchr(env[i], '=') ? "" : " (unset)");
+        CHECK(0, "child '%s' still running after %d s; stderr so far: %.2000s", what,
+              H_CHILD_SECS, out);
+    }
+    return total;
+}
+
+/* h_run_fork_timed(fn, arg, out, outsz, status, secs, &hung): as h_run_self_timed, but the
+ * child is a plain fork() that calls fn(arg) and then exits 0 (after flushing stdout), with
+ * no exec: for children that must set things up (privileges, resource limits) before the
+ * runtime starts, in a process image the parent prepared. The child has only the calling
+ * thread, so call it only while the parent's runtime has not started (the child may start
+ * its own); stderr is piped to the parent as with h_run_self, core dumps are off. */
+H_UNUSED static size_t h_run_fork_timed(void (*fn)(void *), void *arg, char *out, size_t outsz,
+                                        int *status, int secs, bool *hung)
+{
+    CHECK(outsz >= 1, "h_run_fork_timed: no room for the output");
+    int p[2];
+    CHECK(pipe(p) == 0, "pipe");
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        struct rlimit rl = {0, 0};
+        setrlimit(RLIMIT_CORE, &rl);
+        fn(arg);
+        fflush(stdout);
+        _exit(0);
+    }
+    close(p[1]);
+    return h_child_collect(pid, p[0], out, outsz, status, secs, hung);
 }
 
 /* A waitpid status in words (a static buffer: one call per printf). */

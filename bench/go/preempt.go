@@ -14,16 +14,42 @@
 //
 //	preempt procs=1 wakes=<n> p50_ms=<ms> p99_ms=<ms> max_ms=<ms> us_per_preemption=<us> us_mean=<us> us_p90=<us> switches=<n>
 //
-// Usage: preempt [procs [reps]]
+// With the scenario argument "crowd" (bench/preempt.c's scenarios 3 and 4), instead, per
+// repetition and without a warm-up:
+//
+//  3. Crowd: 400 goroutines of 10 ms of CPU each (a calibrated LCG loop, work(), measured on
+//     the thread CPU clock, best of 5), all started at once; each checks the clock every 1/8
+//     ms of work and, once per ms, does a non-blocking send of the time on an unbuffered
+//     channel, which succeeds only while goroutine S waits in its receive (so S is readied
+//     by another goroutine, into that goroutine's P's runnext). Lateness = S's clock after
+//     the receive - the time sent. Reported: wall time, peak threads, S's wakes and lateness
+//     p50 / p99 / max. Go preempts the crowd asynchronously, and also synchronously at the
+//     next work() call once its slice is over (a function prologue), even with
+//     GODEBUG=asyncpreemptoff=1.
+//  4. Thread bound: 1000 goroutines of 11 ms of CPU each (one work() call: only asynchronous
+//     preemption can stop them): wall time, peak threads.
+//
+// Peak threads = the process's threads (/proc/self/stat) at the end of the phase: Go does not
+// destroy its threads (none of these goroutines locks one), so that is the peak.
+//
+//	crowd procs=2 crowd_n=400 crowd_wall_ms=<ms> crowd_peak_threads=<n> crowd_wakes=<n> crowd_p50_ms=<ms> crowd_p99_ms=<ms> crowd_max_ms=<ms>
+//	bound procs=2 bound_n=1000 bound_wall_ms=<ms> bound_peak_threads=<n>
+//
+// Usage: preempt [procs [reps [crowd]]]
 package main
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unsafe"
 )
 
 const (
@@ -127,8 +153,146 @@ func cost(dur time.Duration) (med, mean, p90 float64, n int) {
 	return
 }
 
+const (
+	crowdN  = 400
+	crowdMs = 10
+	boundN  = 1000
+	boundMs = 11
+)
+
+var (
+	itersPerMs uint64
+	sinkv      uint64
+)
+
+// work: the unit of CPU work, an LCG step per iteration; no calls in the loop.
+//
+//go:noinline
+func work(n, x uint64) uint64 {
+	for i := uint64(0); i < n; i++ {
+		x = x*6364136223846793005 + 1442695040888963407
+	}
+	return x
+}
+
+func threadCPU() int64 {
+	var ts syscall.Timespec
+	syscall.Syscall(syscall.SYS_CLOCK_GETTIME, 3 /* CLOCK_THREAD_CPUTIME_ID */, uintptr(unsafe.Pointer(&ts)), 0)
+	return ts.Nano()
+}
+
+// calibrate: iterations of work per ms of CPU, best of 5 runs of 2^22 iterations.
+func calibrate() {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	best, x := 0.0, uint64(1)
+	for i := 0; i < 5; i++ {
+		t0 := threadCPU()
+		x = work(1<<22, x)
+		r := float64(1<<22) / float64(threadCPU()-t0) * 1e6
+		if r > best {
+			best = r
+		}
+	}
+	atomic.AddUint64(&sinkv, x)
+	itersPerMs = uint64(best)
+}
+
+// osThreads: field 20 (num_threads) of /proc/self/stat.
+func osThreads() int {
+	b, err := os.ReadFile("/proc/self/stat")
+	if err != nil {
+		fatal("read /proc/self/stat: %v", err)
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:]) // f[0] is field 3
+	n, err := strconv.Atoi(f[17])
+	if err != nil {
+		fatal("/proc/self/stat: %v", err)
+	}
+	return n
+}
+
+func crowd(procs int) {
+	c := make(chan int64)
+	done := make(chan struct{})
+	var lat []int64
+	go func() {
+		for t := range c {
+			lat = append(lat, now()-t)
+		}
+		close(done)
+	}()
+	var wg sync.WaitGroup
+	wg.Add(crowdN)
+	t0 := now()
+	for i := 0; i < crowdN; i++ {
+		go func() {
+			left, chunk := uint64(crowdMs)*itersPerMs, itersPerMs/8+1
+			x := left
+			var last int64
+			for left > 0 {
+				n := chunk
+				if left < n {
+					n = left
+				}
+				x = work(n, x)
+				left -= n
+				if t := now(); t-last >= 1000000 {
+					last = t
+					select {
+					case c <- now():
+					default:
+					}
+				}
+			}
+			atomic.AddUint64(&sinkv, x)
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	wall := now() - t0
+	threads := osThreads()
+	close(c)
+	<-done
+	if len(lat) < 10 {
+		fatal("crowd: S was readied only %d times", len(lat))
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	fmt.Printf("crowd procs=%d crowd_n=%d crowd_wall_ms=%.1f crowd_peak_threads=%d crowd_wakes=%d crowd_p50_ms=%.2f crowd_p99_ms=%.2f crowd_max_ms=%.2f\n",
+		procs, crowdN, float64(wall)/1e6, threads, len(lat), float64(pct(lat, 0.5))/1e6,
+		float64(pct(lat, 0.99))/1e6, float64(lat[len(lat)-1])/1e6)
+}
+
+func bound(procs int) {
+	var wg sync.WaitGroup
+	wg.Add(boundN)
+	t0 := now()
+	for i := 0; i < boundN; i++ {
+		go func() {
+			atomic.AddUint64(&sinkv, work(uint64(boundMs)*itersPerMs, 7))
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	wall := now() - t0
+	fmt.Printf("bound procs=%d bound_n=%d bound_wall_ms=%.1f bound_peak_threads=%d\n",
+		procs, boundN, float64(wall)/1e6, osThreads())
+}
+
 func main() {
 	procs, reps := args()
+	if len(os.Args) > 3 {
+		if os.Args[3] != "crowd" {
+			fatal("usage: preempt [procs [reps [crowd]]]")
+		}
+		calibrate()
+		for r := 0; r < reps; r++ {
+			crowd(procs)
+			bound(procs)
+		}
+		return
+	}
 	lateness(warmDur)
 	cost(warmDur)
 	for r := 0; r < reps; r++ {
