@@ -294,7 +294,7 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
         let np = SCHED.npreempted.load(Relaxed);
         let budget = preempt_budget();
         let pq = s.preemptq.len != 0;
-        let starving = s.starving(local);
+        let starving = SCHED.starving.load(Relaxed);
         let plan = if !local && s.runq_len() == 0 {
             Plan::Carry
         } else if pq && !local && np * 2 >= budget && !starving {

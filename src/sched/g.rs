@@ -280,6 +280,34 @@ impl GQueue {
         rest
     }
 
+    /// Take out the first G for which `f` holds (null if none). O(n).
+    pub(crate) fn remove_first(&mut self, f: impl Fn(*mut G) -> bool) -> *mut G {
+        let mut prev: *mut G = null_mut();
+        let mut gp = self.head;
+        // SAFETY: queued Gs are live and owned by this queue; we relink only its own nodes.
+        unsafe {
+            while !gp.is_null() {
+                if f(gp) {
+                    let next = (*gp).schedlink;
+                    if prev.is_null() {
+                        self.head = next;
+                    } else {
+                        (*prev).schedlink = next;
+                    }
+                    if self.tail == gp {
+                        self.tail = prev;
+                    }
+                    (*gp).schedlink = null_mut();
+                    self.len -= 1;
+                    return gp;
+                }
+                prev = gp;
+                gp = (*gp).schedlink;
+            }
+        }
+        null_mut()
+    }
+
     pub(crate) fn pop(&mut self) -> *mut G {
         let gp = self.head;
         if !gp.is_null() {
@@ -325,6 +353,26 @@ mod tests {
         assert_eq!(out.len() as u64, len);
         assert!(q.tail.is_null() && q.len == 0);
         out
+    }
+
+    #[test]
+    fn remove_first_every_position() {
+        for n in 0..5usize {
+            for k in 0..=n {
+                let v = gs(n);
+                let mut q = queue(&v);
+                let want = v.get(k).copied().unwrap_or(null_mut());
+                let got = q.remove_first(|g| g == want && !want.is_null());
+                assert_eq!(got, want);
+                // The tail stays right: a push after the removal lands last.
+                let extra = G::new_boxed(Stack::default());
+                // SAFETY: a fresh G on no other queue.
+                unsafe { q.push_back(extra) };
+                let mut rest: Vec<_> = v.iter().copied().filter(|&g| g != want).collect();
+                rest.push(extra);
+                assert_eq!(drain(q), rest);
+            }
+        }
     }
 
     #[test]

@@ -362,7 +362,9 @@ static FAILED_M: AtomicPtr<M> = AtomicPtr::new(null_mut());
 
 fn newm1(kind: MKind) -> bool {
     let Some(mp) = allocm(kind) else { return false };
-    // Counted before the thread exists, so checkdead never sees a starting M as missing.
+    // Counted before the thread exists, so checkdead never sees a starting M as missing (and
+    // as being created, so gmp_stats does not count a thread that may never exist).
+    SCHED.mcreating.fetch_add(1, Relaxed);
     SCHED.mcount.fetch_add(1, Relaxed);
     if kind != MKind::Worker {
         SCHED.nmsys.fetch_add(1, Relaxed);
@@ -383,6 +385,7 @@ fn newm1(kind: MKind) -> bool {
         libc::pthread_sigmask(libc::SIG_SETMASK, &all, &mut old);
         let mut tid: libc::pthread_t = 0;
         let rc = libc::pthread_create(&mut tid, &attr, mstart, mp as *mut c_void);
+        SCHED.mcreating.fetch_sub(1, Relaxed);
         libc::pthread_sigmask(libc::SIG_SETMASK, &old, null_mut());
         libc::pthread_attr_destroy(&mut attr);
         if rc != 0 {

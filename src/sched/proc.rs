@@ -164,6 +164,7 @@ unsafe fn stopm(mp: *mut M) {
         if (*mp).spinning() {
             throw!("stopm: spinning");
         }
+        crate::sched::template::ensure();
         {
             let mut s = SCHED.locked();
             s.mput(mp);
@@ -180,8 +181,10 @@ unsafe fn stopm(mp: *mut M) {
 /// startm: run some M on pp (an idle P if null). With `Spin::Counted` the M starts spinning
 /// (the caller counted it).
 ///
-/// Never creates a thread here (see template.rs): with no idle M, pp goes to the M of the
-/// oldest preempted goroutine if one waits (it needs no new thread), else pp goes idle with
+/// Never creates a thread here (see template.rs): with no idle M, pp goes to the M of a
+/// runnable goroutine locked to it — preempted, or back from a blocking call — if one waits
+/// (that needs no new thread; the goroutine might hold the lock that thread creation waits
+/// for), else pp goes idle with
 /// its queued Gs moved to the global queue, and the template thread is asked for an M. The
 /// work then waits for an M (new or existing) to take an idle P; it is never stranded on pp.
 pub(crate) fn startm(mut pp: *mut P, spin: Spin) {
@@ -196,7 +199,7 @@ pub(crate) fn startm(mut pp: *mut P, spin: Spin) {
     }
     let nmp = s.mget();
     if nmp.is_null() {
-        let gp = s.preemptqget();
+        let gp = s.lockedgget();
         // SAFETY: pp is ours (taken above or handed to us); a preempted G is locked to its M,
         // which waits for it in stoplockedm (or is about to).
         unsafe {

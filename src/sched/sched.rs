@@ -69,6 +69,9 @@ pub(crate) struct Sched {
     /// All Ms (push-only list through m.alllink) and their count.
     pub allm: AtomicPtr<M>,
     pub mcount: AtomicU32,
+    /// Ms counted in mcount whose pthread_create has not returned yet (gmp_stats.threads
+    /// leaves them out: the thread may never exist).
+    pub mcreating: AtomicU32,
     pub mnext: AtomicI64,
     pub goidgen: AtomicI64,
     /// Default goroutine stack size (set once by schedinit).
@@ -135,6 +138,7 @@ pub(crate) static SCHED: Sched = Sched {
     allp: [const { AtomicPtr::new(null_mut()) }; MAX_PROCS],
     allm: AtomicPtr::new(null_mut()),
     mcount: AtomicU32::new(0),
+    mcreating: AtomicU32::new(0),
     mnext: AtomicI64::new(1),
     goidgen: AtomicI64::new(0),
     stack_size: AtomicUsize::new(256 << 10),
@@ -278,6 +282,21 @@ impl SchedLocked {
         self.sync_runqsize();
     }
 
+    /// A runnable G locked to an M that waits for it (a preempted G first, then one on the run
+    /// queue: a goroutine getting its P back after a blocking call, or a lockOSThread one),
+    /// off its queue; null if none. Serving it needs no new thread (proc::startm).
+    pub(crate) fn lockedgget(&mut self) -> *mut G {
+        let gp = self.preemptq.pop();
+        if !gp.is_null() {
+            self.sync_runqsize();
+            return gp;
+        }
+        // SAFETY: queued Gs are live and owned by the queue (we hold sched.lock).
+        let gp = self.runq.remove_first(|g1| unsafe { !(*g1).lockedm().is_null() });
+        self.sync_runqsize();
+        gp
+    }
+
     /// The oldest preempted G, off the queue (null if none).
     pub(crate) fn preemptqget(&mut self) -> *mut G {
         let gp = self.preemptq.pop();
@@ -296,7 +315,9 @@ impl SchedLocked {
         if self.runq.len == 0 {
             return true;
         }
-        if !self.starving(false) && SCHED.npreempted.load(Relaxed) * 2 >= crate::sched::template::preempt_budget() {
+        if !SCHED.starving.load(Relaxed)
+            && SCHED.npreempted.load(Relaxed) * 2 >= crate::sched::template::preempt_budget()
+        {
             return true;
         }
         // SAFETY: both heads are non-null (non-empty queues) and owned by the queues (we hold
@@ -305,13 +326,27 @@ impl SchedLocked {
     }
 
     /// Starvation under the thread budget (see "The thread budget" in preempt/mod.rs): other
-    /// goroutines wait (on the run queue, or `local` ones on a P) while the oldest preempted
-    /// goroutine has already used `STARVE_CPU_NS` in preempted slices — preempted goroutines
-    /// that do not end are rotating among themselves. The budget then gives way.
+    /// goroutines wait (on the run queue, or `local` ones on a P) while half the budget's
+    /// worth of preempted goroutines have each used `STARVE_CPU_NS` in preempted slices —
+    /// preempted goroutines that do not end are rotating among themselves. The budget then
+    /// gives way. (One long-running goroutine among short ones is not starvation.) sysmon
+    /// decides it each tick (`Sched::starving`).
     pub(crate) fn starving(&self, local: bool) -> bool {
-        let head = self.preemptq.head;
-        // SAFETY: a queued G is owned by the queue, and we hold sched.lock.
-        !head.is_null() && (self.runq.len != 0 || local) && unsafe { (*head).preempt_cpu } >= STARVE_CPU_NS
+        if self.preemptq.len == 0 || (self.runq.len == 0 && !local) {
+            return false;
+        }
+        let mut long = 0;
+        let mut g1 = self.preemptq.head;
+        while !g1.is_null() {
+            // SAFETY: queued Gs are owned by the queue, and we hold sched.lock.
+            unsafe {
+                if (*g1).preempt_cpu >= STARVE_CPU_NS {
+                    long += 1;
+                }
+                g1 = (*g1).schedlink;
+            }
+        }
+        long * 2 >= crate::sched::template::preempt_budget()
     }
 
     /// The G that `globrunqget` would return next (null if none), left on its queue.
@@ -574,7 +609,7 @@ pub(crate) fn read_stats() -> Stats {
     let mut st = Stats {
         goroutines: 0,
         procs: SCHED.gomaxprocs.load(Relaxed),
-        threads: SCHED.mcount.load(Relaxed),
+        threads: SCHED.mcount.load(Relaxed).saturating_sub(SCHED.mcreating.load(Relaxed)),
         idle_threads: SCHED.locked().nmidle,
         spinning_threads: SCHED.idle.nmspinning(),
         global_runq: SCHED.runqsize.load(Relaxed),

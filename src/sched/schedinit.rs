@@ -100,11 +100,13 @@ pub(crate) fn schedinit(cfg: Option<Config>) -> Result<(), i32> {
     crate::preempt::signal::init();
     crate::sched::cxa::init();
     // The template thread makes every later M (template.rs); the first one is made here so
-    // the first goroutine never waits for it.
-    if !m::newm_template() || !m::newm() || !m::newm_sysmon() {
+    // the first goroutine never waits for it. The runtime runs on these two alone if need be
+    // (the template thread is retried later: template::ensure).
+    if !m::newm() || !m::newm_sysmon() {
         STATE.store(State::NotStarted as u32, Release);
         return Err(libc::EAGAIN);
     }
+    crate::sched::template::start();
     STATE.store(State::Started as u32, Release);
     Ok(())
 }
@@ -145,9 +147,10 @@ fn wait_retired(n: u32) {
         for i in n..SCHED.nallp.load(Acquire) {
             let pp = SCHED.p(i);
             // SAFETY: Ps are never freed; status is atomic.
+            // sysmon preempts it (or retakes it if its thread sleeps in the kernel): it
+            // signals only threads that execute code (no EINTR for a goroutine in poll).
             if unsafe { (*pp).status.load(Acquire) } == PStatus::Running {
                 busy = true;
-                proc::preemptone(pp);
             }
         }
         if !busy {

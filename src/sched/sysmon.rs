@@ -340,7 +340,9 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
                 local |= unsafe { !(*pp).runq.is_empty() };
                 // SAFETY: as above.
                 let start = unsafe { (*pp).slice_start.load(Relaxed) };
-                if now - start >= FORCE_PREEMPT_NS
+                // SAFETY: as above.
+                let retiring = unsafe { (*pp).retiring() };
+                if (now - start >= FORCE_PREEMPT_NS || retiring)
                     && worth_preempting(pp)
                     && !mp.is_null()
                     && on_cpu(mp, now)

@@ -31,6 +31,11 @@ use core::sync::atomic::{AtomicU32, Ordering::*};
 
 /// Ms asked for since the template thread last looked (coalesced).
 static WANT: AtomicU32 = AtomicU32::new(0);
+/// The template thread: 0 = not running, 1 = being created, 2 = running. It is made at start
+/// when a thread can be had; if not, the runtime runs on the threads it has, and an M about
+/// to go idle — holding no P and no goroutine, so that blocking stalls nothing — tries again
+/// when an M is wanted (`ensure`).
+static STATE: AtomicU32 = AtomicU32::new(0);
 /// Where the template thread sleeps.
 static NOTE: Note = Note::new();
 /// After a failed creation, spares are not retried for this long.
@@ -53,6 +58,26 @@ pub(crate) fn preempt_budget() -> u32 {
 /// Go does), or when preempted goroutines starve the rest.
 pub(crate) fn thread_budget() -> u32 {
     SCHED.gomaxprocs.load(Relaxed) + preempt_budget() + 3
+}
+
+/// Start the template thread (schedinit, or `ensure`). False if no thread could be had.
+pub(crate) fn start() -> bool {
+    // Acquire/Release: one creator at a time; the running state publishes nothing else.
+    if STATE.compare_exchange(0, 1, Acquire, Relaxed).is_err() {
+        return false;
+    }
+    let ok = m::newm_template();
+    STATE.store(if ok { 2 } else { 0 }, Release);
+    ok
+}
+
+/// An M about to go idle (proc::stopm; it holds no P, no goroutine and no lock): if the
+/// template thread could not be made and an M is wanted, try again.
+#[inline]
+pub(crate) fn ensure() {
+    if STATE.load(Relaxed) == 0 && (WANT.load(Relaxed) != 0 || spare_wanted()) {
+        start();
+    }
 }
 
 /// Ask for one more M (no idle M was there for runnable work). Never blocks. Outstanding
