@@ -140,7 +140,8 @@ int gmp_main(gmp_fn f, void *arg);
 // GOMAXPROCS: set the number of Ps (n ≥ 1; more than 1024 is taken as 1024) and return the
 // previous number; n < 1 only returns the current number. When shrinking, it returns once no
 // goroutine runs on a surplus P any more (their goroutines are preempted, as Go's stop-the-
-// world does; with GMP_DEBUG=asyncpreemptoff=1 a goroutine that never yields delays it).
+// world does; with GMP_DEBUG=asyncpreemptoff=1 a goroutine that never yields delays it). A P
+// that another call made live again meanwhile is not surplus.
 int gmp_set_procs(int n);
 
 // A snapshot of the scheduler's counters. -EINVAL for NULL.

@@ -96,7 +96,8 @@ pub unsafe extern "C" fn gmp_main(f: gmp_fn, arg: *mut c_void) -> c_int {
 /// GOMAXPROCS: set the number of Ps (n ≥ 1; more than 1024 is taken as 1024) and return the
 /// previous number; n < 1 only returns the current number. When shrinking, it returns once no
 /// goroutine runs on a surplus P any more (their goroutines are preempted, as Go's stop-the-
-/// world does; with GMP_DEBUG=asyncpreemptoff=1 a goroutine that never yields delays it).
+/// world does; with GMP_DEBUG=asyncpreemptoff=1 a goroutine that never yields delays it). A P
+/// that another call made live again meanwhile is not surplus.
 #[no_mangle]
 pub extern "C" fn gmp_set_procs(n: c_int) -> c_int {
     if let Err(e) = schedinit::ensure_started() {

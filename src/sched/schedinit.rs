@@ -141,10 +141,17 @@ pub(crate) fn gomaxprocs(n: u32) -> Result<u32, i32> {
 /// Wait until no P with id ≥ n runs a goroutine: each retires at its M's next schedule point,
 /// which preemption brings about. A P in a syscall runs no goroutine code of ours; sysmon or
 /// exitsyscall retires it later.
+///
+/// Only Ps that are still surplus count: if another gmp_set_procs raised the count again
+/// meanwhile, the Ps below the new count are live and may run goroutines for good — the
+/// caller's own among them (found by t_storm: two goroutine setters, each on a P the other's
+/// later call had revived, waited for each other's P forever).
 fn wait_retired(n: u32) {
     loop {
         let mut busy = false;
-        for i in n..SCHED.nallp.load(Acquire) {
+        // Relaxed: re-read every round; a stale count costs at most one more round.
+        let from = n.max(SCHED.gomaxprocs.load(Relaxed));
+        for i in from..SCHED.nallp.load(Acquire) {
             let pp = SCHED.p(i);
             // SAFETY: Ps are never freed; status is atomic.
             // sysmon preempts it (or retakes it if its thread sleeps in the kernel): it
