@@ -153,9 +153,9 @@ fn wait_retired(n: u32) {
         let from = n.max(SCHED.gomaxprocs.load(Relaxed));
         for i in from..SCHED.nallp.load(Acquire) {
             let pp = SCHED.p(i);
-            // SAFETY: Ps are never freed; status is atomic.
             // sysmon preempts it (or retakes it if its thread sleeps in the kernel): it
             // signals only threads that execute code (no EINTR for a goroutine in poll).
+            // SAFETY: Ps are never freed; status is atomic.
             if unsafe { (*pp).status.load(Acquire) } == PStatus::Running {
                 busy = true;
             }
