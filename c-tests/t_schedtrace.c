@@ -235,7 +235,7 @@ int main(int argc, char **argv)
     h_check_lib();
     compile(&re_summary, "^SCHED [0-9]+ms: gomaxprocs=[0-9]+ idleprocs=[0-9]+ threads=[0-9]+ "
                          "spinningthreads=[0-9]+ idlethreads=[0-9]+ runqueue=[0-9]+ "
-                         "preempted=[0-9]+ preemptq=[0-9]+ starving=[01] \\[[0-9 ]*\\]$");
+                         "preempted=[0-9]+ preemptq=[0-9]+ preemptlong=[0-9]+ \\[[0-9 ]*\\]$");
     compile(&re_head, "^SCHED [0-9]+ms: gomaxprocs=[0-9]+ idleprocs=[0-9]+ threads=[0-9]+ "
                       "spinningthreads=[0-9]+ idlethreads=[0-9]+ runqueue=[0-9]+( [a-z]+=[0-9]+)*$");
     compile(&re_p, "^  P[0-9]+: status=[0-9]+ schedtick=[0-9]+ syscalltick=[0-9]+ m=-?[0-9]+ "

@@ -51,7 +51,7 @@ pub(crate) fn schedtrace(detail: bool) {
     let mut l = Line::new();
     let _ = write!(
         l,
-        "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={} preempted={} preemptq={} starving={}",
+        "SCHED {}ms: gomaxprocs={} idleprocs={} threads={} spinningthreads={} idlethreads={} runqueue={} preempted={} preemptq={} preemptlong={}",
         ms,
         procs,
         SCHED.idle.npidle(),
@@ -61,7 +61,7 @@ pub(crate) fn schedtrace(detail: bool) {
         global,
         SCHED.npreempted.load(Relaxed),
         SCHED.preemptqsize.load(Relaxed),
-        SCHED.starving.load(Relaxed) as u8
+        SCHED.nlong.load(Relaxed)
     );
     if !detail {
         let _ = l.write_str(" [");

@@ -10,7 +10,8 @@ use crate::sched::p::PStatus;
 use crate::sched::proc::{self, mcall, Slice};
 use crate::sched::sched::SCHED;
 use crate::sched::syscall::exitsyscall_blocked;
-use crate::sched::template::{self, preempt_budget};
+use crate::sched::sched::{preempt_pressure, preempt_room, LONG_CPU_NS};
+use crate::sched::template;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 
@@ -241,8 +242,11 @@ unsafe extern "C" fn async_preempt2() {
         (*gp).resume_cpu = crate::os::thread_cputime(crate::os::gettid());
         if (*gp).preempt_parked {
             (*gp).preempt_parked = false;
-            // Pairs with nothing: a count sysmon and the scheduler read as a hint.
+            // Pairs with nothing: counts the scheduler and sysmon read as hints.
             SCHED.npreempted.fetch_sub(1, Relaxed);
+            if (*gp).preempt_cpu >= LONG_CPU_NS {
+                SCHED.nlong.fetch_sub(1, Relaxed);
+            }
         }
         if lock_here {
             (*gp).preempt_locked = false;
@@ -291,19 +295,16 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
             proc::schedule_without_p(mp)
         }
         let local = !(*pp).runq.is_empty();
-        let np = SCHED.npreempted.load(Relaxed);
-        let budget = preempt_budget();
         let pq = s.preemptq.len != 0;
-        let starving = SCHED.starving.load(Relaxed);
         let plan = if !local && s.runq_len() == 0 {
             Plan::Carry
-        } else if pq && !local && np * 2 >= budget && !starving {
+        } else if pq && !local && preempt_pressure() {
             Plan::Swap
-        } else if (np < budget || starving) && s.nmidle > 0 {
+        } else if preempt_room() && s.nmidle > 0 {
             Plan::IdleM(s.mget())
         } else if pq {
-            // Rotate: even with local work waiting, so that preempted goroutines that never
-            // end come back often enough to count as starvation (then an M is made).
+            // Rotate, even with local work waiting: preempted goroutines that keep using
+            // whole slices become long-running ones, which get room of their own.
             Plan::Swap
         } else {
             Plan::Skip
@@ -345,6 +346,9 @@ unsafe fn park(s: &mut crate::sched::sched::SchedLocked, gp: *mut G) {
     unsafe {
         (*gp).preempt_parked = true;
         SCHED.npreempted.fetch_add(1, Relaxed);
+        if (*gp).preempt_cpu >= LONG_CPU_NS {
+            SCHED.nlong.fetch_add(1, Relaxed);
+        }
         SCHED.preemptions.fetch_add(1, Relaxed);
         s.preemptqput(gp);
     }

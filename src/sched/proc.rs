@@ -100,6 +100,7 @@ pub(crate) unsafe fn mstart1(mp: *mut M) -> ! {
             acquirep(mp, pp);
             schedule()
         }
+        crate::sched::template::request_done(1);
         if SCHED.idle.wakep() {
             // Counted as the one spinning M (wakep's rules).
             let pp = SCHED.locked().pidleget();

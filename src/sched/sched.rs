@@ -56,8 +56,12 @@ pub(crate) struct Sched {
     /// preempt/mod.rs). Changed under sched.lock when one parks, by the G itself when it
     /// resumes; read racily by sysmon.
     pub npreempted: AtomicU32,
-    /// sysmon's verdict each tick (`SchedLocked::starving`), for the lock-free readers.
-    pub starving: AtomicBool,
+    /// Of those, the ones that have used `LONG_CPU_NS` in preempted slices: goroutines that
+    /// may never end. Each gets a thread of its own beyond the budget, and they do not count
+    /// toward "resume preempted goroutines first" — else goroutines that never end would
+    /// rotate among themselves and starve the rest (see "The thread budget", preempt/mod.rs).
+    /// Same rules as npreempted.
+    pub nlong: AtomicU32,
     /// sched.npidle and sched.nmspinning, and the lock-free halves of wakep, handoffp and the
     /// spinning transitions (sched/idle.rs; see "Worker thread parking/unparking" in
     /// sched/proc.rs).
@@ -131,7 +135,7 @@ pub(crate) static SCHED: Sched = Sched {
     nmsyscall_hint: AtomicU32::new(0),
     preemptqsize: AtomicU32::new(0),
     npreempted: AtomicU32::new(0),
-    starving: AtomicBool::new(false),
+    nlong: AtomicU32::new(0),
     idle: Idle::new(),
     gomaxprocs: AtomicU32::new(0),
     nallp: AtomicU32::new(0),
@@ -179,8 +183,8 @@ impl FreeGs {
     }
 }
 
-/// See `SchedLocked::starving`.
-const STARVE_CPU_NS: i64 = 50_000_000;
+/// See `Sched::nlong`.
+pub(crate) const LONG_CPU_NS: i64 = 50_000_000;
 
 /// Per-P free lists keep up to this many Gs; beyond it half move to the global list.
 const GFREE_LOCAL_MAX: u64 = 64;
@@ -315,38 +319,12 @@ impl SchedLocked {
         if self.runq.len == 0 {
             return true;
         }
-        if !SCHED.starving.load(Relaxed)
-            && SCHED.npreempted.load(Relaxed) * 2 >= crate::sched::template::preempt_budget()
-        {
+        if preempt_pressure() {
             return true;
         }
         // SAFETY: both heads are non-null (non-empty queues) and owned by the queues (we hold
         // sched.lock).
         unsafe { (*self.preemptq.head).qseq < (*self.runq.head).qseq }
-    }
-
-    /// Starvation under the thread budget (see "The thread budget" in preempt/mod.rs): other
-    /// goroutines wait (on the run queue, or `local` ones on a P) while half the budget's
-    /// worth of preempted goroutines have each used `STARVE_CPU_NS` in preempted slices —
-    /// preempted goroutines that do not end are rotating among themselves. The budget then
-    /// gives way. (One long-running goroutine among short ones is not starvation.) sysmon
-    /// decides it each tick (`Sched::starving`).
-    pub(crate) fn starving(&self, local: bool) -> bool {
-        if self.preemptq.len == 0 || (self.runq.len == 0 && !local) {
-            return false;
-        }
-        let mut long = 0;
-        let mut g1 = self.preemptq.head;
-        while !g1.is_null() {
-            // SAFETY: queued Gs are owned by the queue, and we hold sched.lock.
-            unsafe {
-                if (*g1).preempt_cpu >= STARVE_CPU_NS {
-                    long += 1;
-                }
-                g1 = (*g1).schedlink;
-            }
-        }
-        long * 2 >= crate::sched::template::preempt_budget()
     }
 
     /// The G that `globrunqget` would return next (null if none), left on its queue.
@@ -515,6 +493,19 @@ pub(crate) fn allocp(n: u32) -> Result<(), i32> {
         }
     }
     Ok(())
+}
+
+/// Over half the budget of Ms holding preempted goroutines — not counting long-running ones
+/// (see `Sched::nlong`) — is in use: resume preempted goroutines before starting others.
+pub(crate) fn preempt_pressure() -> bool {
+    let np = SCHED.npreempted.load(Relaxed);
+    let short = np.saturating_sub(SCHED.nlong.load(Relaxed));
+    short * 2 >= crate::sched::template::preempt_budget()
+}
+
+/// Ms that may hold preempted goroutines now: the budget, plus one per long-running one.
+pub(crate) fn preempt_room() -> bool {
+    SCHED.npreempted.load(Relaxed) < crate::sched::template::preempt_budget() + SCHED.nlong.load(Relaxed)
 }
 
 /// gfput: cache a dead G (and its stack) on pp's free list.

@@ -36,7 +36,7 @@ use crate::sched::m::{MKind, Take, M};
 use crate::sched::p::{PStatus, P, MAX_PROCS};
 use crate::sched::proc::{self, preemptone};
 use crate::sched::sched::SCHED;
-use crate::sched::template::{self, preempt_budget};
+use crate::sched::template;
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering::*;
 
@@ -263,8 +263,7 @@ fn worth_preempting(pp: *mut P) -> bool {
     if SCHED.preemptqsize.load(Relaxed) != 0 {
         return true;
     }
-    (SCHED.npreempted.load(Relaxed) < preempt_budget() || SCHED.starving.load(Relaxed))
-        && SCHED.nmidle_hint.load(Relaxed) > 0
+    crate::sched::sched::preempt_room() && SCHED.nmidle_hint.load(Relaxed) > 0
 }
 
 /// retake_blocked: pp's M runs a goroutine whose thread is blocked in the kernel: take the P
@@ -315,7 +314,6 @@ fn retake_blocked(pp: *mut P, mp: *mut M) -> bool {
 fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
     let mut n = 0;
     let takes = asyncpreempt::enabled();
-    let mut local = false;
     for i in 0..SCHED.nallp.load(Acquire) {
         let pp = SCHED.p(i);
         // SAFETY: Ps are never freed; every field read here is atomic.
@@ -336,8 +334,6 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
                     n += 1;
                     continue;
                 }
-                // SAFETY: as above.
-                local |= unsafe { !(*pp).runq.is_empty() };
                 // SAFETY: as above.
                 let start = unsafe { (*pp).slice_start.load(Relaxed) };
                 // SAFETY: as above.
@@ -387,10 +383,6 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
             }
             _ => {}
         }
-    }
-    if SCHED.preemptqsize.load(Relaxed) != 0 || SCHED.starving.load(Relaxed) {
-        let starving = SCHED.locked().starving(local);
-        SCHED.starving.store(starving, Relaxed);
     }
     n
 }

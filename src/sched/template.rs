@@ -75,18 +75,33 @@ pub(crate) fn start() -> bool {
 /// template thread could not be made and an M is wanted, try again.
 #[inline]
 pub(crate) fn ensure() {
-    if STATE.load(Relaxed) == 0 && (WANT.load(Relaxed) != 0 || spare_wanted()) {
+    // Not while the runtime starts: schedinit makes sysmon first (a thread limit may leave
+    // room for just the first M and sysmon).
+    if STATE.load(Relaxed) == 0 && crate::sched::schedinit::started() && (WANT.load(Relaxed) != 0 || spare_wanted()) {
         start();
     }
 }
 
-/// Ask for one more M (no idle M was there for runnable work). Never blocks. Outstanding
-/// requests are capped at one per P: a new M takes an idle P, so more could not run.
+/// Ms asked for by `newm_request` and not started yet (made, or given up).
+static PENDING: AtomicU32 = AtomicU32::new(0);
+
+/// Ask for one more M (no idle M was there for runnable work). Never blocks. Requests beyond
+/// one per idle P are dropped: a new M runs only if it finds an idle P, and every spawn or
+/// wake-up while Ms are still being created would otherwise ask again.
 pub(crate) fn newm_request() {
-    let cap = SCHED.gomaxprocs.load(Relaxed).max(1);
+    let cap = SCHED.idle.npidle().max(1);
+    // Relaxed: a count; the Release below publishes the request.
+    if PENDING.fetch_update(Relaxed, Relaxed, |p| (p < cap).then_some(p + 1)).is_err() {
+        return;
+    }
     // Release: pairs with the template thread's Acquire swap (nothing else is published).
-    let _ = WANT.fetch_update(Release, Relaxed, |w| (w < cap).then_some(w + 1));
+    WANT.fetch_add(1, Release);
     NOTE.wake_any();
+}
+
+/// A requested M has started (proc::mstart1), or could not be made.
+pub(crate) fn request_done(n: u32) {
+    let _ = PENDING.fetch_update(Relaxed, Relaxed, |p| Some(p.saturating_sub(n)));
 }
 
 /// Wake the template thread for its other chores (cxa.rs: looking for a C++ runtime loaded
@@ -106,7 +121,7 @@ pub(crate) fn spare_check() {
 /// a syscall: those are the threads Go too makes per blocked goroutine.
 fn spare_wanted() -> bool {
     let ms = SCHED.mcount.load(Relaxed).saturating_sub(SCHED.nmsyscall_hint.load(Relaxed));
-    SCHED.nmidle_hint.load(Relaxed) == 0 && (ms < thread_budget() || SCHED.starving.load(Relaxed))
+    SCHED.nmidle_hint.load(Relaxed) == 0 && ms < thread_budget() + SCHED.nlong.load(Relaxed)
 }
 
 /// The template thread's loop. Never holds a P or a runtime lock across pthread_create.
@@ -129,10 +144,11 @@ pub(crate) unsafe fn template_thread(_mp: *mut M) -> ! {
             NOTE.clear();
             continue;
         }
-        for _ in 0..want {
+        for i in 0..want {
             if !m::newm() {
                 // Forget the rest: whoever still needs an M asks again (sysmon does while
                 // work waits with idle Ps).
+                request_done(want - i);
                 retry_at = os::nanotime() + RETRY_NS;
                 break;
             }
