@@ -52,6 +52,11 @@ pub(crate) mod lock {
 pub(crate) mod sched {
     pub(crate) mod idle;
     pub(crate) mod runq;
+    /// The blocked-thread hand-shake (syscall.rs) is modelled on its own words only.
+    pub(crate) mod syscall {
+        #[cfg(test)]
+        mod loom_tests;
+    }
 }
 
 #[cfg(not(loom))]
