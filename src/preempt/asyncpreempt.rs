@@ -146,6 +146,12 @@ pub(crate) unsafe fn sig_preempt(mp: *mut M, uc: *mut libc::c_void) {
         if sp > st.hi || sp < st.lo + need {
             return; // not on its goroutine stack, or too little room
         }
+        // A goroutine holding a pthread lock is preempted at its outermost unlock instead
+        // (lockhold.rs), within a bound.
+        if super::lockhold::defer_in_handler(gp, pp, gregs) {
+            (*gp).preempt.store(false, Relaxed);
+            return;
+        }
         // pushCall for C: step over the red zone, push the resume pc, enter the trampoline.
         let nsp = sp - RED_ZONE - 8;
         *(nsp as *mut usize) = pc;
@@ -158,11 +164,24 @@ pub(crate) unsafe fn sig_preempt(mp: *mut M, uc: *mut libc::c_void) {
 /// Called by the trampoline (through `gmp_preempt_target`) on the goroutine's stack with its
 /// whole state saved: park the G, keeping its M, until it is scheduled again.
 unsafe extern "C" fn async_preempt2() {
+    // SAFETY: the handler checked that this is a preemptible goroutine on its own M.
+    unsafe { preempt_park() }
+}
+
+/// The preemption itself: park the calling goroutine, keeping its M, until it is scheduled
+/// again. Entered from the trampoline (`async_preempt2`, every register saved) or by a plain
+/// call from the outermost pthread unlock that a deferred preemption waited for
+/// (lockhold.rs; a call boundary, where mcall saves all that is live).
+/// # Safety
+/// Called by a running goroutine on its own M, at a point where it may be preempted: m.locks
+/// == 0, status Running with a P, on the goroutine's stack.
+pub(crate) unsafe fn preempt_park() {
     let mp = getm();
     let gp = getg();
-    // SAFETY: we are the goroutine gp on our M mp (the handler checked it). lockedg/lockedm are
+    // SAFETY: per the contract we are the goroutine gp on our M mp. lockedg/lockedm are
     // written by the G itself while running.
     unsafe {
+        (*gp).lockhold.preempted();
         let lock_here = (*mp).lockedg().is_null();
         if lock_here {
             (*gp).preempt_locked = true;
