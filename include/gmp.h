@@ -31,6 +31,14 @@
  *    C code for more than 10 ms is preempted (SIGURG, marked so that a SIGURG handler of the
  *    program still gets only its own signals). It needs libgmp as a shared library (linked
  *    statically, it stays off).
+ *  - Preemption waits while a goroutine holds a pthread lock, up to 50 ms: libgmp.so exports
+ *    pthread_mutex_{lock,trylock,timedlock,clocklock,unlock}, pthread_rwlock_{rd,wr}lock and
+ *    their try/timed/clock forms and _unlock, and pthread_spin_{lock,trylock,unlock}, which
+ *    forward to libc unchanged (same result, errno untouched) and count the locks each
+ *    goroutine holds; a goroutine due for preemption while it holds one is preempted at its
+ *    outermost unlock instead. std::mutex and std::shared_mutex go through these; glibc's
+ *    internal locks (malloc's, stdio's), C11 mtx_* (glibc calls its internal function) and
+ *    raw futexes do not, and are not seen.
  *  - Don't hold a pthread_mutex_t across a call that can switch goroutines.
  */
 
