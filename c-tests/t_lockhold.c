@@ -26,7 +26,7 @@
  *        held" at the next lock).
  *    Holds that took over 45 ms of wall time (the machine stalled the thread) are not judged.
  * 3. Many holders, at the configured Ps: HOLDERS goroutines share a mutex with 2 ms critical
- *    sections beside procs+1 hogs, for MANY_MS. No holder's thread may block inside a critical
+ *    sections beside procs+1 hogs, for MANY_MS (0.6 s). No holder's thread may block inside a critical
  *    section: its voluntary context switches (getrusage RUSAGE_THREAD ru_nvcsw; a preempted
  *    goroutine's thread sleeps on a futex, a thread the OS deschedules counts as involuntary)
  *    must not change while it holds the lock.
@@ -46,9 +46,9 @@
 #define SCRIPT_GS 4
 #define HOLD_MS 20
 #define JUDGE_MS 45
-#define DEFER_ITERS 8
+#define DEFER_ITERS 6
 #define HOLDERS 4
-#define MANY_MS 1000
+#define MANY_MS 600
 #define BOUND_MS 1500
 
 /* ------------------------------------------------------------------ 1. transparency */
@@ -287,7 +287,7 @@ static wg_t script_wg;
 static void script_goroutine(void *arg)
 {
     (void)arg;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 2; i++) {
         both_scripts("goroutine");
         gmp_gosched();
     }
@@ -501,7 +501,7 @@ static void part3_many(int procs)
     CHECK(atomic_load(&many_blocked) == 0,
           "%d of %d critical sections of 2 ms blocked their thread (preempted inside the lock)",
           atomic_load(&many_blocked), atomic_load(&many_judged));
-    CHECK(atomic_load(&many_judged) >= 20, "only %d critical sections judged",
+    CHECK(atomic_load(&many_judged) >= 10, "only %d critical sections judged",
           atomic_load(&many_judged));
     CHECK(p1 > p0, "no preemption at all in %d ms", MANY_MS);
 }
