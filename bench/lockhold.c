@@ -10,9 +10,10 @@
  *    of LCG steps, calibrated at start, so a preempted goroutine still has all of it to do.
  *    Checked: the shared counter the critical sections increment.
  * 2. sqlite (built with -DHAVE_SQLITE -lsqlite3): SQLITE_GS = 32 goroutines, each with its own
- *    in-memory database: CREATE TABLE, then SQLITE_ROWS INSERTs through one prepared statement
- *    (autocommit), then a COUNT(*) check. Debian's SQLite is built with THREADSAFE=1 and
- *    memory statistics on, so every sqlite3_malloc takes one global pthread mutex.
+ *    in-memory database: CREATE TABLE, then SQLITE_ROWS (5000; -DSQLITE_ROWS=n) INSERTs
+ *    through one prepared statement (autocommit), then a COUNT(*) check. Debian's SQLite is
+ *    built with THREADSAFE=1 and memory statistics on, so every sqlite3_malloc takes one
+ *    global pthread mutex.
  *
  * Output, one line per repetition (after a warm-up):
  *   lockhold procs=<P> mutex_ms=<ms> sqlite_ms=<ms or -1 without SQLite>
@@ -31,7 +32,9 @@
 #define IN_US 200
 #define OUT_US 50
 #define SQLITE_GS 32
-#define SQLITE_ROWS 2000
+#ifndef SQLITE_ROWS
+#define SQLITE_ROWS 5000
+#endif
 
 static uint64_t steps_per_us;
 static volatile uint64_t sink;

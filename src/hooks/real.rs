@@ -253,8 +253,8 @@ unsafe fn elf_lookup(base: usize, dynamic: usize, name: &CStr, version: &CStr) -
     // unrelocated one is an offset below the load address.
     let addr = |v: u64| if (v as usize) < base { base + v as usize } else { v as usize };
     let (mut symtab, mut strtab, mut gnuhash, mut versym, mut verdef, mut nverdef) = (0, 0, 0, 0, 0, 0);
-    // SAFETY (whole body): per the contract, every table read lies inside the object's mapped
-    // dynamic tables, indexed as the ELF gABI and the GNU hash format define them.
+    // SAFETY: per the contract, every table read in this block lies inside the object's
+    // mapped dynamic tables, indexed as the ELF gABI and the GNU hash format define them.
     unsafe {
         let mut d = dynamic as *const Dyn;
         while (*d).tag != DT_NULL {
