@@ -12,6 +12,9 @@
 #
 # Environment: ROUNDS (default 2), REPS (default 3), OVH_ROUNDS (default 6), CROWD_ROUNDS
 #              (default 2), BENCH_TIMEOUT (seconds per process, default 120),
+# Environment: ROUNDS (default 2), REPS (default 3), OVH_ROUNDS (default 6), BENCH_TIMEOUT
+#              (seconds per process, default 120), LH_ROUNDS (default 4: pairs of lockhold
+#              processes per P count),
 #              CC (default gcc), GO (default go). Full program output: target/bench/bench.log.
 # Exit status: 0 if every libgmp benchmark ran and verified its result (missed targets are
 # reported, not failed); 1 if one crashed, hung (timeout) or computed a wrong result.
@@ -42,6 +45,15 @@ PROGS="skynet spawn gosched pingpong preempt"
 for p in $PROGS; do
     "$CC" -O2 -g -Wall -Wextra -I"$ROOT/include" "$BENCH_DIR/$p.c" -o "$OUT/$p" \
         -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lgmp -lpthread || { echo "bench: building $p.c failed" >&2; exit 1; }
+done
+# The lock benchmarks (libgmp only, no Go twin): lockhook, lockhold (with SQLite when its
+# header is installed: apt-get install libsqlite3-dev).
+LH_SQLITE=()
+if echo '#include <sqlite3.h>' | "$CC" -E - >/dev/null 2>&1; then LH_SQLITE=(-DHAVE_SQLITE -lsqlite3); fi
+for p in lockhook lockhold; do
+    "$CC" -O2 -g -Wall -Wextra -I"$ROOT/include" "$BENCH_DIR/$p.c" -o "$OUT/$p" \
+        -L"$LIBDIR" -Wl,-rpath,"$LIBDIR" -lgmp -lpthread -ldl "${LH_SQLITE[@]}" ||
+        { echo "bench: building $p.c failed" >&2; exit 1; }
 done
 # Make sure the loader really picks this build's libgmp, not GNU MP's.
 resolved=$(ldd "$OUT/skynet" | awk '$1 ~ /^libgmp\.so/ {print $3}')
@@ -309,6 +321,62 @@ abs_row "crowd 400x10ms 2P: readied goroutine late max (ms)" "$ca_max" "${cg[3]}
 abs_row "crowd 400x10ms 2P: wall, preemption on / off (x)" "$ca_ratio" "${cg[4]}" "" "" ""
 abs_row "bound 1000x11ms 2P: peak threads" "$cb_peak" "${cg[5]}" "<=" 16 "threads"
 abs_row "bound 1000x11ms 2P: wall, preemption on / off (x)" "$cb_ratio" "${cg[6]}" "" "" ""
+# median: the median of the numbers on stdin, one per line ("-" if none).
+median() {
+    sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit }
+        if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'
+}
+
+# ---- pthread lock hooks (bench/lockhook.c; libgmp only) -----------------------------------
+# ns per uncontended lock+unlock pair through libgmp's interposers minus through libc's own
+# functions, on a plain thread and in a goroutine: the median over ROUNDS processes x REPS.
+echo "bench: running pthread lock hook overhead ..." >&2
+ho_t=() ho_g=()
+for ((round = 1; round <= ROUNDS; round++)); do
+    out=$(timeout -k 5 "$BENCH_TIMEOUT" "$OUT/lockhook" 1 "$REPS" 2>&1)
+    rc=$?
+    { echo "### libgmp lockhook procs=1 (exit $rc)"; echo "$out"; } >>"$LOG"
+    if [ $rc -ne 0 ]; then
+        FAILED=1
+        PROBLEMS+="lockhook: exit $rc; last lines:"$'\n'"$(echo "$out" | tail -n 5 | sed 's/^/    /')"$'\n'
+        continue
+    fi
+    ho_t+=($(echo "$out" | grep -o 'overhead_thread_ns=[-0-9.]*' | cut -d= -f2))
+    ho_g+=($(echo "$out" | grep -o 'overhead_g_ns=[-0-9.]*' | cut -d= -f2))
+done
+abs_row "pthread lock+unlock hook overhead, thread (ns)" "$(printf '%s\n' "${ho_t[@]}" | sed '/^$/d' | median)" "-" "<=" 3 ns
+abs_row "pthread lock+unlock hook overhead, goroutine (ns)" "$(printf '%s\n' "${ho_g[@]}" | sed '/^$/d' | median)" "-" "<=" 3 ns
+
+# ---- lock holders with and without asynchronous preemption (bench/lockhold.c) ----------
+# Pairs of processes (with / GMP_DEBUG=asyncpreemptoff=1, order alternating), each side's best
+# of REPS; ratio = median over the pairs of with / without. Wall time on a shared machine
+# drifts with other load, hence pairs (as for the skynet overhead above).
+LH_ROUNDS=${LH_ROUNDS:-4}
+for procs in 1 2; do
+    echo "bench: running lock holders, $procs P, with and without asynchronous preemption ..." >&2
+    r_mutex=() r_sqlite=()
+    for ((round = 1; round <= LH_ROUNDS; round++)); do
+        for side in $([ $((round % 2)) -eq 1 ] && echo "on off" || echo "off on"); do
+            [ $side = off ] && RUN_ENV=(GMP_DEBUG=asyncpreemptoff=1)
+            run_best libgmp lockhold "$procs" "mutex_ms,sqlite_ms"
+            RUN_ENV=()
+            if [ $side = on ]; then on=$RESULT; else off=$RESULT; fi
+        done
+        read -r on_m on_s <<<"$on"
+        read -r off_m off_s <<<"$off"
+        if [[ $on_m =~ ^[0-9.]+$ ]] && [[ $off_m =~ ^[0-9.]+$ ]]; then
+            r_mutex+=("$(awk -v a="$on_m" -v b="$off_m" 'BEGIN { printf "%.3f", a / b }')")
+        fi
+        if [[ $on_s =~ ^[0-9.]+$ ]] && [[ $off_s =~ ^[0-9.]+$ ]] && [ "$on_s" != "-1.0" ]; then
+            r_sqlite+=("$(awk -v a="$on_s" -v b="$off_s" 'BEGIN { printf "%.3f", a / b }')")
+        fi
+        echo "lockhold $procs P pair $round: on $on, off $off (mutex_ms sqlite_ms)" >>"$LOG"
+    done
+    abs_row "12 Gs share a pthread mutex, $procs P: on/off" "$(printf '%s\n' "${r_mutex[@]}" | sed '/^$/d' | median)" "-" "<=" 1.2 "x"
+    if [ ${#LH_SQLITE[@]} -gt 0 ]; then
+        abs_row "32 Gs, private SQLite DBs, $procs P: on/off" "$(printf '%s\n' "${r_sqlite[@]}" | sed '/^$/d' | median)" "-" "<=" 1.2 "x"
+    fi
+done
 
 # ---- table -------------------------------------------------------------------------------
 echo

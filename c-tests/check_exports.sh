@@ -4,14 +4,20 @@
 #
 #  - every symbol `nm -D --defined-only LIBDIR/libgmp.so` lists as a function (type T, W or i)
 #    must be declared as a function in include/gmp.h (internal entry points must be hidden);
-#  - every function include/gmp.h declares must be exported (as a function) by the library.
+#  - every function include/gmp.h declares must be exported (as a function) by the library;
+#  - every INTERPOSED name (below) must be exported too.
 # The header's functions are found by c-tests/header_funcs.sh (comments, typedefs and function
 # pointer types do not count). Symbol versions (name@VER, name@@VER) are stripped.
 #
 # INTERPOSED: exported functions that are deliberately NOT in gmp.h because the library
-# interposes them over libc (e.g. a hooked read or write that must keep libc's name and
-# signature). Space-separated names; empty today: the library interposes nothing by export.
-INTERPOSED=""
+# interposes them over libc (they keep libc's names and signatures; src/hooks/). Space-separated.
+# The pthread lock functions count the locks a goroutine holds (src/preempt/lockhold.rs).
+INTERPOSED="pthread_mutex_lock pthread_mutex_trylock pthread_mutex_timedlock
+ pthread_mutex_clocklock pthread_mutex_unlock
+ pthread_rwlock_rdlock pthread_rwlock_tryrdlock pthread_rwlock_timedrdlock
+ pthread_rwlock_clockrdlock pthread_rwlock_wrlock pthread_rwlock_trywrlock
+ pthread_rwlock_timedwrlock pthread_rwlock_clockwrlock pthread_rwlock_unlock
+ pthread_spin_lock pthread_spin_trylock pthread_spin_unlock"
 #
 # Prints the differences, then one line "PASS check_exports ..." or "FAIL check_exports ...".
 # Exit status: 0 on PASS, 1 on FAIL, 2 on a usage error.
@@ -36,6 +42,8 @@ allowed=$(printf '%s\n' $INTERPOSED | sed '/^$/d' | sort -u)
 # comm needs sorted input; <(...) keeps each list separate.
 undeclared=$(comm -23 <(echo "$exported") <(printf '%s\n%s\n' "$declared" "$allowed" | sed '/^$/d' | sort -u))
 missing=$(comm -13 <(echo "$exported") <(echo "$declared"))
+# An interposer that is not exported silently stops working: they must all be there.
+unhooked=$(comm -13 <(echo "$exported") <(echo "$allowed"))
 
 bad=0
 if [ -n "$undeclared" ]; then
@@ -48,14 +56,21 @@ if [ -n "$missing" ]; then
     echo "declared in include/gmp.h but not exported by $(basename "$LIB"):"
     echo "$missing" | sed 's/^/    /'
 fi
+if [ -n "$unhooked" ]; then
+    bad=1
+    echo "listed in INTERPOSED but not exported by $(basename "$LIB"):"
+    echo "$unhooked" | sed 's/^/    /'
+fi
 n_exp=$(echo "$exported" | wc -l)
 n_dec=$(echo "$declared" | wc -l)
 if [ $bad -eq 0 ]; then
-    echo "PASS check_exports: $n_exp exported functions = $n_dec declared in gmp.h${INTERPOSED:+ (+ interposed: $INTERPOSED)}"
+    n_int=$(echo "$allowed" | sed '/^$/d' | wc -l)
+    echo "PASS check_exports: $n_exp exported functions = $n_dec declared in gmp.h + $n_int interposed libc functions"
     exit 0
 fi
 why=""
 [ -n "$undeclared" ] && why="exported but not in gmp.h: $(echo $undeclared)"
 [ -n "$missing" ] && why="${why:+$why; }in gmp.h but not exported: $(echo $missing)"
+[ -n "$unhooked" ] && why="${why:+$why; }interposer not exported: $(echo $unhooked)"
 echo "FAIL check_exports: $why"
 exit 1

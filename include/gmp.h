@@ -38,6 +38,14 @@
  *  - Blocking calls need no bracket to be safe: a goroutine whose thread sleeps in the kernel
  *    is treated as in a syscall (its P goes to other goroutines) and gets a P back when it runs
  *    again. The runtime never signals a thread that sleeps in the kernel: no EINTR from it.
+ *  - Preemption waits while a goroutine holds a pthread lock, up to 50 ms: libgmp.so exports
+ *    pthread_mutex_{lock,trylock,timedlock,clocklock,unlock}, pthread_rwlock_{rd,wr}lock and
+ *    their try/timed/clock forms and _unlock, and pthread_spin_{lock,trylock,unlock}, which
+ *    forward to libc unchanged (same result, errno untouched) and count the locks each
+ *    goroutine holds; a goroutine due for preemption while it holds one is preempted at its
+ *    outermost unlock instead. std::mutex and std::shared_mutex go through these; glibc's
+ *    internal locks (malloc's, stdio's), C11 mtx_* (glibc calls its internal function) and
+ *    raw futexes do not, and are not seen.
  *  - Don't hold a pthread_mutex_t across a call that can switch goroutines.
  *  - C++ exception state travels with the goroutine: inside a catch block, or a destructor run
  *    by unwinding, a goroutine may switch and then `throw;`, or read std::current_exception()

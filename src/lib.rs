@@ -4,6 +4,7 @@
 //! | folder | owns |
 //! |---|---|
 //! | `ffi/` | the only `extern "C"` exports (cbindgen writes `include/gmp.h` from them): argument checks and translation |
+//! | `hooks/` | libc functions exported under libc's names (interposed; not in gmp.h) and the table of the real ones |
 //! | `sched/` | the scheduler core: G, M, P, sched, proc, runq, syscall, sysmon, checkdead, schedinit, cxa |
 //! | `preempt/` | asynchronous preemption and the signal handlers ("Signal-safe:" code only here) |
 //! | `lock/` | the runtime lock (raises `m.locks`, ranked) and notes |
@@ -16,11 +17,12 @@
 //! and procresize" (sched/p.rs); "Threads and the g register" (sched/m.rs); "Run queue"
 //! (sched/runq.rs); checkdead (sched/checkdead.rs); sysmon (sched/sysmon.rs); syscalls
 //! (sched/syscall.rs); "C++ exception state travels with the goroutine" (sched/cxa.rs);
-//! "Asynchronous preemption of C code", "A preempted goroutine keeps its M" (preempt/mod.rs);
-//! "The lock rule", "Lock order" (lock/mod.rs); notes (lock/note.rs); stacks (os/stack.rs);
-//! the context switch (arch/x86_64.rs, asm/switch.S).
+//! "Asynchronous preemption of C code", "A preempted goroutine keeps its M", "The thread
+//! budget" (preempt/mod.rs); "Lock-holder-aware preemption" (preempt/lockhold.rs); resolution
+//! of the real functions (hooks/real.rs); "The lock rule", "Lock order" (lock/mod.rs); notes
+//! (lock/note.rs); stacks (os/stack.rs); the context switch (arch/x86_64.rs, asm/switch.S).
 //!
-//! The rule between layers: nothing below `ffi/` imports it.
+//! The rule between layers: nothing below `ffi/` and `hooks/` imports them.
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 #![allow(clippy::missing_safety_doc)]
@@ -35,6 +37,8 @@ pub(crate) mod loom;
 pub(crate) mod arch;
 #[cfg(not(loom))]
 mod ffi;
+#[cfg(not(loom))]
+mod hooks;
 #[cfg(not(loom))]
 pub(crate) mod lock;
 #[cfg(not(loom))]

@@ -164,6 +164,20 @@ pub(crate) fn g_base() -> usize {
     }
 }
 
+/// This thread's GS base if one instruction can read it (FSGSBASE known to be usable); None
+/// when that is not known yet or a syscall would be needed (then use `g_base`). For paths that
+/// must not grow a frame for the slow case (the pthread hooks).
+#[inline(always)]
+pub(crate) fn g_base_fast() -> Option<usize> {
+    if GS_ACCESS.load(Relaxed) != GsAccess::Instructions as u8 {
+        return None;
+    }
+    let v: usize;
+    // SAFETY: as g_base: the probe found FSGSBASE enabled.
+    unsafe { asm!("rdgsbase {}", out(reg) v, options(nomem, nostack, preserves_flags)) };
+    Some(v)
+}
+
 /// Point this thread's GS base at `regs`.
 pub(crate) fn set_g_base(regs: *mut GRegs) {
     if gs_access() == GsAccess::Instructions {

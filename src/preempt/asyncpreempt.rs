@@ -173,6 +173,13 @@ pub(crate) unsafe fn sig_preempt(mp: *mut M, uc: *mut libc::c_void) {
         if pp.is_null() || (*pp).status.load(Relaxed) != PStatus::Running {
             return;
         }
+        // A goroutine holding a pthread lock is preempted at its outermost unlock instead
+        // (lockhold.rs), within a bound.
+        let gregs = &mut (*(uc as *mut libc::ucontext_t)).uc_mcontext.gregs;
+        if super::lockhold::defer_in_handler(gp, pp, gregs) {
+            (*gp).preempt.store(false, Relaxed);
+            return;
+        }
         if inject(gp, uc) {
             (*gp).preempt.store(false, Relaxed);
         }
@@ -211,9 +218,22 @@ unsafe fn inject(gp: *mut G, uc: *mut libc::c_void) -> bool {
 /// whole state saved: get back a P that sysmon took while the thread was blocked, or park the
 /// G, keeping its M, until it is scheduled again.
 unsafe extern "C" fn async_preempt2() {
+    // SAFETY: the handler checked that this is a preemptible goroutine on its own M.
+    unsafe { preempt_park() }
+}
+
+/// The preemption itself: park the calling goroutine, keeping its M, until it is scheduled
+/// again — or, if sysmon took the M's P while its thread was blocked, get a P back. Entered
+/// from the trampoline (`async_preempt2`, every register saved) or by a plain call from the
+/// outermost pthread unlock that a deferred preemption waited for (lockhold.rs; a call
+/// boundary, where mcall saves all that is live).
+/// # Safety
+/// Called by a goroutine on its own M, at a point where it may be preempted: m.locks == 0, on
+/// the goroutine's stack.
+pub(crate) unsafe fn preempt_park() {
     let mp = getm();
     let gp = getg();
-    // SAFETY: we are the goroutine gp on our M mp (the handler checked it). lockedg/lockedm are
+    // SAFETY: per the contract we are the goroutine gp on our M mp. lockedg/lockedm are
     // written by the G itself while running.
     unsafe {
         // Enter the runtime (syscall::enter, by hand: the take decides what we are here for).
@@ -228,6 +248,7 @@ unsafe extern "C" fn async_preempt2() {
             (*mp).releasem();
             return;
         }
+        (*gp).lockhold.preempted();
         let lock_here = (*mp).lockedg().is_null();
         if lock_here {
             (*gp).preempt_locked = true;

@@ -3,7 +3,9 @@
 //! locks, no panics (the interrupted thread may hold any libc lock).
 //! - `asyncpreempt.rs`: the safe-point check, the injected call, and parking the preempted G;
 //! - `signal.rs`: installing the SIGURG and SIGSEGV handlers, chaining to the program's own, and
-//!   the goroutine stack-overflow report.
+//!   the goroutine stack-overflow report;
+//! - `lockhold.rs`: deferring the preemption of a goroutine that holds a pthread lock to its
+//!   outermost unlock, within 50 ms ("Lock-holder-aware preemption").
 //!
 //! # Asynchronous preemption of C code (beyond Go: Go never preempts C code)
 //! sysmon marks a G that has run over 10 ms (`g.preempt`) and calls `preempt_m`, which sends
@@ -70,4 +72,5 @@
 
 
 pub(crate) mod asyncpreempt;
+pub(crate) mod lockhold;
 pub(crate) mod signal;

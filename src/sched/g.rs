@@ -18,6 +18,7 @@
 
 use crate::arch::Gobuf;
 use crate::os::stack::Stack;
+use crate::preempt::lockhold::LockHold;
 use crate::sched::checkdead::MainWait;
 use crate::sched::cxa::EhGlobals;
 use crate::sched::m::M;
@@ -103,6 +104,9 @@ pub(crate) struct G {
     /// The G was locked to its M by an asynchronous preemption (not by lockOSThread); the
     /// lock ends when the G resumes. The G's own (and its M's g0 while it is switched out).
     pub preempt_locked: bool,
+    /// The pthread locks it holds and a deferred preemption (preempt/lockhold.rs, "Lock-holder-
+    /// aware preemption", which documents who writes what).
+    pub lockhold: LockHold,
     /// allgs list link (written once before publication).
     pub alllink: *mut G,
     /// Order of arrival on the global queues (sched.lock): the preempted queue and the run
@@ -150,6 +154,7 @@ impl G {
             startfn: 0,
             preempt: AtomicBool::new(false),
             preempt_locked: false,
+            lockhold: LockHold::new(),
             alllink: null_mut(),
             qseq: 0,
             preempt_parked: false,
@@ -171,6 +176,7 @@ impl G {
         self.lockedm.store(null_mut(), Relaxed);
         self.lock_depth = 0;
         self.main_wait = core::ptr::null();
+        self.lockhold.reset();
     }
 
     #[inline]

@@ -260,7 +260,13 @@ impl M {
 /// this thread's own FS base. Signal-safe; never starts the runtime.
 #[inline]
 pub(crate) fn this_m() -> Option<*mut M> {
-    let base = arch::g_base();
+    m_at(arch::g_base())
+}
+
+/// `this_m` for a GS base the caller has already read (the pthread hooks read it with
+/// `arch::g_base_fast`).
+#[inline(always)]
+pub(crate) fn m_at(base: usize) -> Option<*mut M> {
     if base == 0 {
         return None;
     }

@@ -1025,6 +1025,10 @@ pub(crate) fn preemptone(pp: *mut P) -> bool {
         if gp.is_null() || gp == (*mp).gregs.g0 {
             return false;
         }
+        // A lock holder's deferred preemption waits for its unlock (preempt/lockhold.rs).
+        if crate::preempt::lockhold::defers_signal(pp, gp) {
+            return false;
+        }
         (*gp).preempt.store(true, Release);
         crate::preempt::asyncpreempt::preempt_m(mp);
         true
