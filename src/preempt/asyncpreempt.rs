@@ -155,7 +155,9 @@ pub(crate) unsafe fn sig_preempt(mp: *mut M, uc: *mut libc::c_void) {
         // subject to asyncpreemptoff.
         match (*mp).take.load(Acquire) {
             Take::Taken => {
-                inject(gp, uc);
+                if !super::lockhold::defer_taken(gp) {
+                    inject(gp, uc);
+                }
                 return;
             }
             Take::Taking => return, // sysmon is deciding; it retries

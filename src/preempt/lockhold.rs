@@ -180,7 +180,10 @@ unsafe fn release_slow(gp: *mut G) {
         let since = (*gp).lockhold.since.load(Relaxed);
         (*gp).lockhold.since.store(0, Relaxed);
         let Some(mp) = this_m() else { return };
-        if may_park_here(mp, gp, since) {
+        // A holder that sysmon took the P of while it slept in the kernel (waiting for this
+        // very lock, say) ran on without a P until here: get one back now (defer_taken).
+        let taken = (*mp).take.load(Acquire) == crate::sched::m::Take::Taken && (*mp).locks.load(Relaxed) == 0;
+        if taken || may_park_here(mp, gp, since) {
             super::asyncpreempt::preempt_park();
         }
     }
@@ -215,6 +218,29 @@ unsafe fn may_park_here(mp: *mut M, gp: *mut G, since: i64) -> bool {
         }
         // After fork() the child's only thread still looks like an M, but no scheduler runs.
         (*mp).procid.load(Relaxed) == os::gettid()
+    }
+}
+
+/// In the SIGURG handler of an M whose P sysmon took while its thread slept in the kernel
+/// (sched/syscall.rs, "Blocked threads"): true if the goroutine holds a pthread lock, within
+/// the bound — it then runs on without a P until its outermost unlock (release_slow), rather
+/// than wait for a P while other goroutines wait for its lock. Signal-safe.
+/// # Safety
+/// On `gp`'s M, in its SIGURG handler.
+pub(crate) unsafe fn defer_taken(gp: *mut G) -> bool {
+    // SAFETY: per the contract: the G's fields are this thread's.
+    unsafe {
+        let lh = &(*gp).lockhold;
+        if lh.held.load(Relaxed) == 0 {
+            return false;
+        }
+        let now = SCHED.now.load(Relaxed);
+        let since = lh.since.load(Relaxed);
+        if since == 0 {
+            lh.since.store(now.max(1), Relaxed);
+            return true;
+        }
+        now - since < MAX_DEFER_NS
     }
 }
 
