@@ -1012,21 +1012,27 @@ pub(crate) fn unlock_os_thread() -> Result<(), i32> {
     r
 }
 
-/// preemptone: ask the M running pp's G to preempt it. True if a request was made.
-pub(crate) fn preemptone(pp: *mut P) -> bool {
-    // SAFETY: pp is live; its m and that M's curg are read racily (Go does the same): a stale
-    // read at worst preempts the G that replaced it, which is harmless.
+/// preemptone: ask mp, running pp's goroutine in the time slice `schedtick`, to preempt it
+/// (sysmon). True if a request was made. The signal goes only to a thread that runs user code
+/// — checked last, just before it is sent, with the P, M and goroutine unchanged around the
+/// check: a goroutine that replaced the one sysmon judged may be asleep in poll, and a signal
+/// would cut the call short with EINTR.
+pub(crate) fn preemptone(pp: *mut P, mp: *mut M, schedtick: u32) -> bool {
+    // SAFETY: pp, mp and their G are live (never freed); the fields are read racily, and the
+    // re-check around the thread-state read is what makes a stale read harmless.
     unsafe {
-        let mp = (*pp).m();
-        if mp.is_null() {
-            return false;
-        }
+        let same = |gp: *mut G| {
+            (*pp).m() == mp && (*pp).schedtick.load(Relaxed) == schedtick && (*mp).curg() == gp
+        };
         let gp = (*mp).curg();
-        if gp.is_null() || gp == (*mp).gregs.g0 {
+        if gp.is_null() || gp == (*mp).gregs.g0 || !same(gp) {
             return false;
         }
         // A lock holder's deferred preemption waits for its unlock (preempt/lockhold.rs).
         if crate::preempt::lockhold::defers_signal(pp, gp) {
+            return false;
+        }
+        if os::thread_blocked((*mp).statfd.load(Relaxed)) != Some(false) || !same(gp) {
             return false;
         }
         (*gp).preempt.store(true, Release);

@@ -241,7 +241,7 @@ fn watch_ms(now: i64) -> u32 {
     ntaken
 }
 
-/// May mp's thread be signalled: it ran most of the last window and is not asleep in the
+/// May mp's thread be signalled: it executed code in the last window and is not asleep in the
 /// kernel now (see cpu_state).
 fn on_cpu(mp: *mut M, now: i64) -> bool {
     // SAFETY: Ms are never freed; statfd is atomic.
@@ -341,8 +341,8 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
                 if (now - start >= FORCE_PREEMPT_NS || retiring)
                     && worth_preempting(pp)
                     && !mp.is_null()
-                    && on_cpu(mp, now)
-                    && preemptone(pp)
+                    && cpu_state(mp, now) == Cpu::Busy
+                    && preemptone(pp, mp, st)
                 {
                     n += 1;
                 }
