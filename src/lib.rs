@@ -17,7 +17,8 @@
 //! (sched/runq.rs); checkdead (sched/checkdead.rs); sysmon (sched/sysmon.rs); syscalls
 //! (sched/syscall.rs); "Asynchronous preemption of C code", "A preempted goroutine keeps its
 //! M" (preempt/mod.rs); "The lock rule", "Lock order" (lock/mod.rs); notes (lock/note.rs);
-//! stacks (os/stack.rs); the context switch (arch/x86_64.rs, asm/switch.S).
+//! stacks (os/stack.rs); the context switch (arch/x86_64.rs, asm/switch.S); "The child has
+//! no runtime", "Preemption inside fork()" (sched/fork.rs).
 //!
 //! The rule between layers: nothing below `ffi/` imports it.
 #![deny(unsafe_op_in_unsafe_fn)]

@@ -11,12 +11,13 @@
 //!   spinning transitions): idle.rs (model-checked);
 //! - the global state under sched.lock (run queue, idle lists, free Gs, procresize): sched.rs;
 //! - syscalls: syscall.rs; sysmon: sysmon.rs; deadlock detection: checkdead.rs; start-up and
-//!   GOMAXPROCS: schedinit.rs.
+//!   GOMAXPROCS: schedinit.rs; "The child has no runtime" (fork()): fork.rs.
 //!
 //! Subsystems reach the core through gopark/ready and G queues; the core reaches preemption
 //! through `preempt::asyncpreempt::preempt_m`. Nothing here imports the C face (ffi/).
 
 pub(crate) mod checkdead;
+pub(crate) mod fork;
 pub(crate) mod g;
 pub(crate) mod idle;
 pub(crate) mod m;
