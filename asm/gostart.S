@@ -35,7 +35,7 @@ gmp_goexit:
         nop                                   /* unwinders look up return address - 1: it lands
                                                  here, inside this FDE, and stop (Go's goexit) */
         andq    $-16, %rsp
-        callq   *%r13                         /* sched::proc::goexit1: never returns */
+        callq   *%r13                         /* sched::fork::goexit: never returns */
         ud2
         .cfi_endproc
         .size   gmp_goexit, .-gmp_goexit

@@ -55,6 +55,13 @@
  *  - Compile goroutine code with -fstack-clash-protection: without it a frame larger than the
  *    64 KiB guard (or an unbounded alloca/VLA) can jump the guard into another goroutine's
  *    stack unnoticed.
+ *  - fork(): fork+exec, system(), popen() and posix_spawn() work from goroutines. A child of
+ *    fork() of a process whose runtime has started has one thread and no runtime: its threads
+ *    are in thread context (gmp_self() is NULL, also on the goroutine that forked), calls that
+ *    can fail return -EPERM (gmp_exit included: the caller carries on), the others do nothing
+ *    (gmp_gosched is sched_yield()), and the goroutine function that called fork() returning
+ *    there ends the child with exit(0), as when a process's last thread returns (call _exit()
+ *    to skip atexit handlers and stdio flushing).
  */
 
 
@@ -134,7 +141,8 @@ extern "C" {
 uint32_t gmp_version(void);
 
 // Start the runtime with `cfg` (NULL = environment defaults). 0; -EBUSY if already started
-// (settings unchanged); -EINVAL for a bad value; -EAGAIN if no thread could be made.
+// (settings unchanged); -EINVAL for a bad value; -EAGAIN if no thread could be made; -EPERM in
+// a child of fork() of a process whose runtime had started.
 int gmp_init(const struct gmp_config *cfg);
 
 // Run `fn(arg)` as the main goroutine and return 0 when it returns (other goroutines keep
@@ -142,7 +150,7 @@ int gmp_init(const struct gmp_config *cfg);
 // called again later. If every goroutine is blocked with nothing that could wake one (no
 // syscall in progress, and no thread outside the runtime other than this one has ever called
 // into it), prints `gmp: fatal error: all goroutines are asleep - deadlock!` and returns
-// -EDEADLK.
+// -EDEADLK. -EPERM in a child of fork().
 int gmp_main(gmp_fn f, void *arg);
 
 // GOMAXPROCS: set the number of Ps (n ≥ 1; more than 1024 is taken as 1024) and return the
@@ -150,17 +158,19 @@ int gmp_main(gmp_fn f, void *arg);
 // goroutine runs on a surplus P any more (their goroutines are preempted, as Go's stop-the-
 // world does; with GMP_DEBUG=asyncpreemptoff=1 a goroutine that never yields delays it). A P
 // that another call made live again meanwhile is not surplus.
+// -EPERM in a child of fork() (also for n < 1).
 int gmp_set_procs(int n);
 
-// A snapshot of the scheduler's counters. -EINVAL for NULL.
+// A snapshot of the scheduler's counters. -EINVAL for NULL. -EPERM in a child of fork()
+// (`out` is not written: the counters are the parent's, and reading them takes a lock that a
+// thread the child does not have may hold).
 int gmp_stats_read(struct gmp_stats *out);
 
 // `go fn(arg)`. Returns the new goroutine's id (> 0, unique for the life of the process);
 // -EINVAL if `fn` is NULL; -ENOMEM/-EAGAIN when no stack or thread can be had. Any context.
 // The goroutine ends when `fn` returns. It starts with errno 0 and no C++ exception state;
 // both travel with it across switches (a goroutine that ends inside a catch block, through
-// gmp_exit, abandons its exception).
-// The goroutine ends when `fn` returns.
+// gmp_exit, abandons its exception). -EPERM in a child of fork().
 // It runs on a fixed-size stack (GMP_STACK_SIZE, gmp_config.stack_size) with a 64 KiB guard
 // region below: overflowing into it ends the process with "gmp: fatal error: stack overflow
 // in goroutine N". A frame larger than 64 KiB (or an unbounded alloca/VLA) can jump the guard
@@ -168,17 +178,19 @@ int gmp_stats_read(struct gmp_stats *out);
 int64_t gmp_spawn(gmp_fn f, void *arg);
 
 // Yield the processor (runtime.Gosched): the goroutine goes to the global run queue. In
-// thread context: sched_yield().
+// thread context, and in a child of fork(): sched_yield().
 void gmp_gosched(void);
 
 // End the calling goroutine now (runtime.Goexit); does not return in goroutine context;
-// -EPERM in thread context.
+// -EPERM in thread context, and in a child of fork() (the caller carries on).
 int gmp_exit(void);
 
-// The calling goroutine; NULL in thread context.
+// The calling goroutine; NULL in thread context. NULL in a child of fork(), also on the
+// goroutine that called fork: the child's threads are in thread context.
 struct gmp_g *gmp_self(void);
 
-// Id of `g` (NULL = the calling goroutine); 0 for NULL in thread context.
+// Id of `g` (NULL = the calling goroutine); 0 for NULL in thread context (and in a child of
+// fork()).
 int64_t gmp_goid(const struct gmp_g *g);
 
 // Block the calling goroutine. Once it has been switched out, the runtime calls
@@ -186,28 +198,31 @@ int64_t gmp_goid(const struct gmp_g *g);
 // false the goroutine resumes at once. Returns 0 after it has been readied (or after
 // `unlockf` returned false); -EPERM in thread context. `unlockf` must not block, park or call
 // gmp_* functions other than gmp_ready. Publishing `g` to a waker inside `unlockf` (e.g.
-// releasing the lock that guards a wait list) is how a wake-up can never be lost.
+// releasing the lock that guards a wait list) is how a wake-up can never be lost. -EPERM in a
+// child of fork() (`unlockf` is not called).
 int gmp_park(gmp_unlock_fn unlockf, void *lock);
 
 // Make a goroutine that is parked in gmp_park runnable; called from a goroutine it runs next
-// on the caller's processor. 0; -EINVAL if `g` is NULL or not parked. Any context.
+// on the caller's processor. 0; -EINVAL if `g` is NULL or not parked. Any context; -EPERM in
+// a child of fork().
 int gmp_ready(struct gmp_g *g);
 
 // LockOSThread: while locked (calls nest and are counted) the goroutine runs only on its
-// current thread and that thread runs nothing else. 0; -EPERM in thread context.
+// current thread and that thread runs nothing else. 0; -EPERM in thread context and in a
+// child of fork().
 int gmp_lock_thread(void);
 
-// UnlockOSThread: undo one gmp_lock_thread. 0; -EPERM in thread context; -EINVAL without a
-// matching lock.
+// UnlockOSThread: undo one gmp_lock_thread. 0; -EPERM in thread context and in a child of
+// fork(); -EINVAL without a matching lock.
 int gmp_unlock_thread(void);
 
 // Bracket a call that may block in the kernel: meanwhile the processor may be handed to
-// another thread (after ~20 µs). No-op in thread context. Must be paired with
-// gmp_exitsyscall on the same goroutine, not nested.
+// another thread (after ~20 µs). No-op in thread context and in a child of fork(). Must be
+// paired with gmp_exitsyscall on the same goroutine, not nested.
 void gmp_entersyscall(void);
 
 // End a gmp_entersyscall bracket: get a processor back (waiting for one if need be). No-op
-// in thread context.
+// in thread context, and in a child of fork() (also one forked inside the bracket).
 void gmp_exitsyscall(void);
 
 #ifdef __cplusplus

@@ -20,7 +20,8 @@
 //! "Asynchronous preemption of C code", "A preempted goroutine keeps its M", "The thread
 //! budget" (preempt/mod.rs); "Lock-holder-aware preemption" (preempt/lockhold.rs); resolution
 //! of the real functions (hooks/real.rs); "The lock rule", "Lock order" (lock/mod.rs); notes
-//! (lock/note.rs); stacks (os/stack.rs); the context switch (arch/x86_64.rs, asm/switch.S).
+//! (lock/note.rs); stacks (os/stack.rs); the context switch (arch/x86_64.rs, asm/switch.S); "The child has
+//! no runtime", "Preemption inside fork()" (sched/fork.rs).
 //!
 //! The rule between layers: nothing below `ffi/` and `hooks/` imports them.
 #![deny(unsafe_op_in_unsafe_fn)]

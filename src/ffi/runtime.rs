@@ -2,6 +2,7 @@
 
 use super::neg;
 use crate::debug::knobs::{MAX_STACK, MIN_STACK};
+use crate::sched::fork;
 use crate::sched::p::MAX_PROCS;
 use crate::sched::proc;
 use crate::sched::sched::read_stats;
@@ -64,9 +65,13 @@ pub extern "C" fn gmp_version() -> u32 {
 }
 
 /// Start the runtime with `cfg` (NULL = environment defaults). 0; -EBUSY if already started
-/// (settings unchanged); -EINVAL for a bad value; -EAGAIN if no thread could be made.
+/// (settings unchanged); -EINVAL for a bad value; -EAGAIN if no thread could be made; -EPERM in
+/// a child of fork() of a process whose runtime had started.
 #[no_mangle]
 pub unsafe extern "C" fn gmp_init(cfg: *const gmp_config) -> c_int {
+    if fork::in_child_checked() {
+        return -libc::EPERM;
+    }
     // SAFETY: a non-null cfg points at a gmp_config (the caller's contract).
     let cfg = unsafe { cfg.as_ref() };
     if schedinit::start_attempted() {
@@ -86,9 +91,12 @@ pub unsafe extern "C" fn gmp_init(cfg: *const gmp_config) -> c_int {
 /// called again later. If every goroutine is blocked with nothing that could wake one (no
 /// syscall in progress, and no thread outside the runtime other than this one has ever called
 /// into it), prints `gmp: fatal error: all goroutines are asleep - deadlock!` and returns
-/// -EDEADLK.
+/// -EDEADLK. -EPERM in a child of fork().
 #[no_mangle]
 pub unsafe extern "C" fn gmp_main(f: gmp_fn, arg: *mut c_void) -> c_int {
+    if fork::in_child_checked() {
+        return -libc::EPERM;
+    }
     let Some(f) = f else { return -libc::EINVAL };
     neg(proc::gomain(f, arg))
 }
@@ -98,8 +106,12 @@ pub unsafe extern "C" fn gmp_main(f: gmp_fn, arg: *mut c_void) -> c_int {
 /// goroutine runs on a surplus P any more (their goroutines are preempted, as Go's stop-the-
 /// world does; with GMP_DEBUG=asyncpreemptoff=1 a goroutine that never yields delays it). A P
 /// that another call made live again meanwhile is not surplus.
+/// -EPERM in a child of fork() (also for n < 1).
 #[no_mangle]
 pub extern "C" fn gmp_set_procs(n: c_int) -> c_int {
+    if fork::in_child_checked() {
+        return -libc::EPERM;
+    }
     if let Err(e) = schedinit::ensure_started() {
         return -e;
     }
@@ -112,9 +124,14 @@ pub extern "C" fn gmp_set_procs(n: c_int) -> c_int {
     }
 }
 
-/// A snapshot of the scheduler's counters. -EINVAL for NULL.
+/// A snapshot of the scheduler's counters. -EINVAL for NULL. -EPERM in a child of fork()
+/// (`out` is not written: the counters are the parent's, and reading them takes a lock that a
+/// thread the child does not have may hold).
 #[no_mangle]
 pub unsafe extern "C" fn gmp_stats_read(out: *mut gmp_stats) -> c_int {
+    if fork::in_child_checked() {
+        return -libc::EPERM;
+    }
     if out.is_null() {
         return -libc::EINVAL;
     }

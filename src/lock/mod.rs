@@ -100,6 +100,8 @@ impl<T> Mutex<T> {
         }
         // Announce a sleeper (2) before sleeping; whoever unlocks then wakes one.
         while self.state.swap(2, Acquire) != 0 {
+            // Not in a child of fork, where the holder may not exist (sched/fork.rs).
+            crate::sched::fork::sleep_check();
             os::futex_wait(&self.state, 2, -1);
         }
     }

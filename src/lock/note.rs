@@ -104,6 +104,9 @@ impl Note {
             } else {
                 -1
             };
+            // Not in a child of fork, where the waker may not exist (sched/fork.rs).
+            #[cfg(not(loom))]
+            crate::sched::fork::sleep_check();
             futex_wait(&self.key, SLEEPING, wait);
             // Acquire: pairs with the waker's Release swap.
             if self.key.load(Acquire) == WOKEN {

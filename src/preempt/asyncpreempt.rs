@@ -325,9 +325,11 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
             Plan::Swap
         } else if preempt_room() && s.nmidle > 0 {
             Plan::IdleM(s.mget())
-        } else if pq {
-            // Rotate, even with local work waiting: preempted goroutines that keep using
-            // whole slices become long-running ones, which get room of their own.
+        } else if pq && !(local && preempt_room()) {
+            // Rotate, even with local work waiting when the budget is spent: preempted
+            // goroutines that keep using whole slices become long-running ones, which get
+            // room of their own. (With room, local work waits for the spare M below instead:
+            // a swap would leave it behind the goroutine swapped in.)
             Plan::Swap
         } else {
             Plan::Skip
@@ -335,6 +337,9 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
         match plan {
             Plan::Carry | Plan::Skip => {
                 drop(s);
+                if matches!(plan, Plan::Skip) {
+                    template::spare_check(); // sysmon asks again next tick
+                }
                 let slice = if matches!(plan, Plan::Carry) { Slice::New } else { Slice::Inherit };
                 proc::execute(mp, gp, slice)
             }

@@ -24,7 +24,9 @@
 //!
 //! Then it injects a call to `gmp_async_preempt` (asm/preempt.S) that steps over the red zone.
 //! `m.locks` is the lock rule's half here: every runtime lock raises it (lock/mod.rs), so a
-//! goroutine is never stopped holding one.
+//! goroutine is never stopped holding one. It is also raised across glibc's fork(), which holds
+//! every malloc lock around the clone; and the handler does nothing in a child of fork, vfork
+//! or posix_spawn, whose thread still looks like an M (both: sched/fork.rs).
 //!
 //! # A preempted goroutine keeps its M
 //! The trampoline calls `async_preempt2`, which locks the G to its M (Go's lockedm, see

@@ -8,6 +8,7 @@
 use super::asyncpreempt;
 use crate::os;
 use crate::os::stack::{in_guard, Stack};
+use crate::sched::fork;
 use crate::sched::m::this_m;
 use core::cell::UnsafeCell;
 use core::mem::MaybeUninit;
@@ -104,7 +105,9 @@ extern "C" fn sigurg(sig: c_int, info: *mut siginfo_t, uc: *mut c_void) {
     let errno = os::errno_ptr();
     // SAFETY: errno_ptr is this thread's errno.
     let saved = unsafe { *errno };
-    if let Some(mp) = this_m() {
+    // In a child of fork (or of vfork/posix_spawn, which share the parent's memory: nothing
+    // may be written) the thread still looks like an M, but it is none: no preemption there.
+    if let Some(mp) = this_m().filter(|_| !fork::in_child_checked()) {
         // SAFETY: we are on mp's thread, in its SIGURG handler.
         unsafe { asyncpreempt::sig_preempt(mp, uc) };
     }

@@ -165,9 +165,9 @@ impl G {
     }
 
     /// Lay out a fresh context that starts `f(arg)` at the top of the stack and ends in
-    /// goexit1 (see arch/x86_64.rs).
+    /// goexit1 (see arch/x86_64.rs), through fork::goexit (a child of fork ends there).
     pub(crate) fn prepare(&mut self, f: usize, arg: usize) {
-        self.sched = Gobuf::fresh(self.stack.top(), f, arg, crate::sched::proc::goexit1);
+        self.sched = Gobuf::fresh(self.stack.top(), f, arg, crate::sched::fork::goexit);
         self.startfn = f;
         self.errno = 0;
         self.preempt_cpu = 0;

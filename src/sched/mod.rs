@@ -13,13 +13,14 @@
 //! - "C++ exception state travels with the goroutine": cxa.rs (saved and restored with errno);
 //! - syscalls and threads blocked in the kernel: syscall.rs; sysmon: sysmon.rs; the only
 //!   creator of Ms: template.rs; deadlock detection: checkdead.rs; start-up and
-//!   GOMAXPROCS: schedinit.rs.
+//!   GOMAXPROCS: schedinit.rs; "The child has no runtime" (fork()): fork.rs.
 //!
 //! Subsystems reach the core through gopark/ready and G queues; the core reaches preemption
 //! through `preempt::asyncpreempt::preempt_m`. Nothing here imports the C face (ffi/).
 
 pub(crate) mod checkdead;
 pub(crate) mod cxa;
+pub(crate) mod fork;
 pub(crate) mod g;
 pub(crate) mod idle;
 pub(crate) mod m;

@@ -5,11 +5,13 @@
 //! debug/knobs.rs), the signal mask new Ms inherit, the Ps (procresize), preemption and signal
 //! handlers, the C++ runtime's `__cxa_get_globals` (cxa.rs), then one idle M (so the first
 //! goroutine never waits on thread creation) and sysmon. Concurrent first callers wait for the
-//! one that starts it.
+//! one that starts it. The pthread_atfork handler that tells a child of fork it has no
+//! runtime goes in first (sched/fork.rs).
 
 use crate::debug::knobs;
 use crate::os;
 use crate::os::stack::PAGE;
+use crate::sched::fork;
 use crate::sched::m::{self, ctx, Ctx};
 use crate::sched::p::{PStatus, MAX_PROCS};
 use crate::sched::proc;
@@ -68,13 +70,18 @@ fn ncpu() -> u32 {
 /// started by another caller, which this one waits for), `Err(EAGAIN)` if no thread could be
 /// made (the runtime is then not started).
 pub(crate) fn schedinit(cfg: Option<Config>) -> Result<(), i32> {
+    // Before the state can leave NotStarted: a child forked from here on knows it is one.
+    fork::register();
     loop {
         match STATE.compare_exchange(State::NotStarted as u32, State::Starting as u32, Acquire, Acquire) {
             Ok(_) => break,
             Err(s) if s == State::Started as u32 => return Err(libc::EBUSY),
+            // A child forked while another thread was starting the runtime waits for nobody.
+            Err(_) if fork::in_child_checked() => return Err(libc::EPERM),
             Err(_) => os::osyield(), // another thread is starting it
         }
     }
+    fork::set_runtime_pid();
     let cfg = cfg.unwrap_or_default();
     let procs = match cfg.procs {
         0 => knobs::env_procs(MAX_PROCS as u32).unwrap_or_else(ncpu),
