@@ -2,6 +2,11 @@
 #   make demo     build the library and run examples-c/demo.c
 #   make check    all tests: Rust unit + loom model check + C tests at GMP_MAXPROCS=1,2,8
 #                 (and at 2 against a debug build) + install check (c-tests/install_check.sh)
+#   make soak     the randomized storm (c-tests/t_storm.c) for long: SOAK_SECONDS (300) per run,
+#                 SOAK_SEEDS (2) fresh seeds at each of SOAK_PROCS (1 2 8), against the release
+#                 and the debug build (c-tests/soak.sh; about an hour with the defaults). A
+#                 failure prints its seed and the command that replays its random choices.
+#                 STORM_MALLOC=1 adds malloc churn (a known runtime deadlock: c-tests/t_storm.c).
 #   make bench    C benchmarks beside their Go twins (Go column only where `go` is installed)
 #   make install PREFIX=/usr/local [DESTDIR=...]   after `make` (never builds); `make uninstall`
 #                 undoes it. Under include/gmp-sched/ and lib/gmp-sched/, so GNU MP is never
@@ -18,7 +23,7 @@ LIBDIR  := $(CURDIR)/target/release
 CFLAGS  ?= -O2 -g -Wall -Wextra
 LINK     = -L$(LIBDIR) -Wl,-rpath,$(LIBDIR) -lgmp -lpthread
 
-.PHONY: all lib lib-debug demo check test-rust test-loom test-api test-c test-c-debug test-examples test-install header-check bench install uninstall clean
+.PHONY: all lib lib-debug demo check test-rust test-loom test-api test-c test-c-debug test-examples test-install header-check soak bench install uninstall clean
 
 all: lib
 
@@ -72,6 +77,9 @@ test-c-debug: lib-debug
 # Installs to a temporary prefix and builds against it (pkg-config, CMake) beside GNU MP.
 test-install: lib
 	bash c-tests/install_check.sh
+
+soak: lib lib-debug
+	bash c-tests/soak.sh $(LIBDIR) $(CURDIR)/target/debug
 
 bench: lib
 	bash bench/run.sh $(LIBDIR)
