@@ -6,6 +6,7 @@
 #                 SOAK_SEEDS (2) fresh seeds at each of SOAK_PROCS (1 2 8), against the release
 #                 and the debug build (c-tests/soak.sh; about an hour with the defaults). A
 #                 failure prints its seed and the command that replays its random choices.
+#                 STORM_MALLOC=0 leaves out the storm's malloc churn (c-tests/t_storm.c).
 #   make bench    C benchmarks beside their Go twins (Go column only where `go` is installed)
 #   make install PREFIX=/usr/local [DESTDIR=...]   after `make` (never builds); `make uninstall`
 #                 undoes it. Under include/gmp-sched/ and lib/gmp-sched/, so GNU MP is never

@@ -7,7 +7,8 @@
 # one from the clock and prints it), unless SOAK_SEED fixes it. Logs go to
 # target/soak/<build>.procs<N>.run<K>.log; one PASS/FAIL line per run, a FAIL with the seed, the
 # command that replays its random choices, and the first lines of its report; then
-# "N passed, N failed". Exit status: 0 if every run passed.
+# "N passed, N failed". Exit status: 0 if every run passed. t_storm's own knobs pass through
+# (STORM_MALLOC=1, STORM_STALL, STORM_GDB=1; see c-tests/t_storm.c).
 set -u
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,7 +42,7 @@ for libdir in "$@"; do
                 passed=$((passed + 1))
             else
                 echo "FAIL $build procs=$p seed=$seed (exit $rc; log $log)"
-                echo "    replay: GMP_MAXPROCS=$p STORM_SEED=$seed STORM_SECONDS=$SECONDS_PER_RUN $bin"
+                echo "    replay: GMP_MAXPROCS=$p STORM_SEED=$seed STORM_SECONDS=$SECONDS_PER_RUN ${STORM_MALLOC:+STORM_MALLOC=$STORM_MALLOC }$bin"
                 grep -m 5 -E 'STALL|CHECK|fatal|killed' "$log" | sed 's/^/    | /'
                 failed=$((failed + 1))
             fi

@@ -6,7 +6,10 @@
  * wins). Defaults: 2 seconds, a seed from the clock. The seed is printed; replaying a failure
  * with it repeats every random choice the actors make (not the threads' interleaving, so a
  * replay reproduces the same load, not the same run). STORM_STALL (seconds, default 10): the
- * stall threshold. STORM_TRACE=0: no scheduler snapshot (see below).
+ * stall threshold. STORM_TRACE=0: no scheduler snapshot (see below). STORM_MALLOC=1 adds
+ * (the default) malloc/free churn to the CPU-bound work, STORM_MALLOC=0 leaves it out (see "Malloc
+ * churn", below).
+ * STORM_GDB=1: on a stall, also print every thread's stack (gdb -p).
  *
  * The parent never starts the runtime: it runs the storm once in a child process (this
  * program with the argument "child"), with GMP_DEBUG=schedtrace=1000,scheddetail=1 so that
@@ -18,13 +21,13 @@
  *
  * The storm, inside gmp_main, until SECONDS have passed (each actor draws from its own PRNG,
  * seeded from SEED and its index):
- *  - burners (goroutines): bursts lasting 11-25 ms of wall time, so sysmon (10 ms slices) and
- *    shrinking gmp_set_procs calls preempt them asynchronously all the time; half the bursts
- *    are pure C arithmetic, half malloc/free churn (preemption then lands inside malloc, with
- *    its arena lock held). An arithmetic burst checks its LCG state against the closed form
- *    (lcg_jump) and a float count against its iteration count (registers survive preemption);
- *    every burst checks it ended on the thread it started on (asynchronous preemption never
- *    moves a goroutine).
+ *  - burners (goroutines): bursts of pure C arithmetic lasting 11-25 ms of wall time, so
+ *    sysmon (10 ms slices) and shrinking gmp_set_procs calls preempt them asynchronously all
+ *    the time (with STORM_MALLOC=1, half the bursts are malloc/free churn instead: preemption
+ *    then lands inside malloc, with its arena lock held). An arithmetic burst checks its LCG
+ *    state against the closed form (lcg_jump) and a float count against its iteration count
+ *    (registers survive preemption); every burst checks it ended on the thread it started on
+ *    (asynchronous preemption never moves a goroutine).
  *  - setters: goroutines and plain threads calling gmp_set_procs(random 1..8), with random
  *    pauses of up to 0.5 ms; goroutine setters sometimes call it with their thread locked.
  *    Every return value must be a count some setter set, or the starting count.
@@ -36,8 +39,8 @@
  *  - spawners: goroutines and plain threads, each spawning batches of 1-64 goroutines and
  *    waiting for the batch (a wait group). Each spawnee sets its bit in the batch's `started`
  *    mask (a bit already set = ran twice: fail), does one random thing (nothing, gosched,
- *    a syscall bracket, a locked-thread gosched, a short burn or malloc churn) and sets its
- *    bit in `finished`.
+ *    a syscall bracket, a locked-thread gosched, a short burn or, with STORM_MALLOC=1,
+ *    malloc churn) and sets its bit in `finished`.
  *  - yielders: gmp_gosched loops, sometimes with the thread locked (tid checked).
  *  - syscallers: gmp_entersyscall / nanosleep(0-200 us) / gmp_exitsyscall, sometimes locked.
  *  - lockers: gmp_lock_thread, then a random mix of gosched, syscall brackets and burns of up
@@ -66,6 +69,13 @@
  * running it again), so it looked lost; the stall report's "gmp_set_procs" and the millions of
  * yields in the stats told the truth. See wait_retired in sched/schedinit.rs and
  * t_set_procs_regrow.c.
+ *
+ * Malloc churn (on unless STORM_MALLOC=0): a goroutine preempted inside malloc keeps that
+ * arena's lock while it waits for a P. Before issue 7's fix about 1 run in 15 froze the whole
+ * runtime: an M that needed a new thread (startm -> newm: Box::new, then pthread_create's
+ * calloc) blocked on the same lock while holding the P that goroutine needed. Now only the
+ * template thread creates Ms and runtime records come from persistent memory, so the churn
+ * stays on to keep that fixed.
  */
 /* The storm has its own watchdogs (the child's stall watchdog and the parent's deadline);
  * the harness's fixed one would cut a long soak run short. */
@@ -116,6 +126,7 @@
 /* ------------------------------------------------------------------ settings */
 
 static double seconds = 2.0;
+static bool malloc_churn; /* STORM_MALLOC=1 */
 static uint64_t seed;
 static int stall_secs = 10;
 static int orig_procs;
@@ -295,7 +306,7 @@ static void burner_fn(void *arg)
     rng r = rng_for(1, (uint64_t)b->i, 0);
     while (!stopping()) {
         int64_t ns = (int64_t)rng_range(&r, 11, 25) * 1000000;
-        if (rng_range(&r, 0, 1) == 0) {
+        if (!malloc_churn || rng_range(&r, 0, 1) == 0) {
             doing(b->a, "burning");
             burn(rng_next(&r), ns);
         } else {
@@ -517,7 +528,12 @@ static void spawnee_fn(void *arg)
         unlock_thread();
         break;
     }
-    case 6: churn(rng_next(&r), (int64_t)rng_range(&r, 0, 2000) * 1000); break;
+    case 6:
+        if (malloc_churn) {
+            churn(rng_next(&r), (int64_t)rng_range(&r, 0, 2000) * 1000);
+            break;
+        }
+        /* fall through */
     default: burn(rng_next(&r), (int64_t)rng_range(&r, 0, 2000) * 1000); break;
     }
     atomic_fetch_add(&total_finished, 1);
@@ -728,6 +744,7 @@ static void report_actor(actor *a, int64_t now)
 static void *watchdog_fn(void *arg)
 {
     (void)arg;
+    const char *e;
     int64_t t0 = h_now_ns();
     int64_t end = t0 + (int64_t)(seconds * 1e9), all_done_at = 0;
     for (int i = 0; i < nactors; i++) actors[i].seen_at = t0;
@@ -766,6 +783,14 @@ static void *watchdog_fn(void *arg)
         for (int i = 0; i < nactors; i++) report_actor(&actors[i], now);
         print_stats("at the stall");
         fflush(stderr);
+        /* STORM_GDB=1: every thread's stack, for a wedge the counters cannot explain. */
+        if ((e = getenv("STORM_GDB")) && strcmp(e, "1") == 0) {
+            char cmd[128];
+            snprintf(cmd, sizeof cmd, "gdb -p %d -batch -ex 'thread apply all bt' 1>&2",
+                     (int)getpid());
+            int r = system(cmd);
+            (void)r;
+        }
         _exit(3);
     }
     return NULL;
@@ -1062,14 +1087,16 @@ int main(int argc, char **argv)
         have_seed = true;
     }
     if ((e = getenv("STORM_STALL")) && *e) stall_secs = (int)parse_u64(e, "STORM_STALL");
+    malloc_churn = !((e = getenv("STORM_MALLOC")) && strcmp(e, "0") == 0);
     CHECK(stall_secs >= 1, "STORM_STALL must be at least 1");
     if (child) return child_main();
 
     h_check_lib();
     if (!have_seed) seed = (uint64_t)h_now_ns() ^ ((uint64_t)getpid() << 32);
     bool trace = !((e = getenv("STORM_TRACE")) && strcmp(e, "0") == 0);
-    char procs[32] = "";
+    char procs[64] = "";
     if (h_env_procs() > 0) snprintf(procs, sizeof procs, "GMP_MAXPROCS=%d ", h_env_procs());
+    if (!malloc_churn) strcat(procs, "STORM_MALLOC=0 ");
     printf("t_storm: seed 0x%016llx, %.1f s (replay: STORM_SEED=0x%016llx STORM_SECONDS=%g "
            "%s%s)\n",
            (unsigned long long)seed, seconds, (unsigned long long)seed, seconds, procs, argv[0]);
