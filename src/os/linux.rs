@@ -201,6 +201,16 @@ pub(crate) fn thread_blocked(fd: i32) -> Option<bool> {
     Some(matches!(st, b'S' | b'D' | b'I'))
 }
 
+/// Whether the thread whose stat file is `fd` runs user code right now, judged late enough to
+/// send it a signal: its state is not asleep, and the read itself took under 100 µs — if the
+/// caller was descheduled around the read, the answer is stale (the thread may have gone to
+/// sleep in a call that a signal would cut short with EINTR), so it counts as no.
+pub(crate) fn thread_awake_now(fd: i32) -> bool {
+    let t0 = nanotime();
+    let awake = thread_blocked(fd) == Some(false);
+    awake && nanotime() - t0 < 100_000
+}
+
 /// CPU time the thread `tid` of this process has used, in ns (its per-thread CPU clock, one
 /// system call: cheaper than reading its stat file). 0 if it cannot be read.
 pub(crate) fn thread_cputime(tid: i32) -> i64 {

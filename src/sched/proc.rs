@@ -1032,7 +1032,7 @@ pub(crate) fn preemptone(pp: *mut P, mp: *mut M, schedtick: u32) -> bool {
         if crate::preempt::lockhold::defers_signal(pp, gp) {
             return false;
         }
-        if os::thread_blocked((*mp).statfd.load(Relaxed)) != Some(false) || !same(gp) {
+        if !os::thread_awake_now((*mp).statfd.load(Relaxed)) || !same(gp) {
             return false;
         }
         (*gp).preempt.store(true, Release);

@@ -245,7 +245,7 @@ fn watch_ms(now: i64) -> u32 {
 /// kernel now (see cpu_state).
 fn on_cpu(mp: *mut M, now: i64) -> bool {
     // SAFETY: Ms are never freed; statfd is atomic.
-    cpu_state(mp, now) == Cpu::Busy && os::thread_blocked(unsafe { (*mp).statfd.load(Relaxed) }) == Some(false)
+    cpu_state(mp, now) == Cpu::Busy && os::thread_awake_now(unsafe { (*mp).statfd.load(Relaxed) })
 }
 
 /// Is it worth preempting pp's goroutine: does something else wait for the P, and can the P
