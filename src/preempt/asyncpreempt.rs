@@ -9,7 +9,7 @@ use crate::sched::m::{Take, M};
 use crate::sched::p::PStatus;
 use crate::sched::proc::{self, mcall, Slice};
 use crate::sched::sched::SCHED;
-use crate::sched::syscall::exitsyscall_blocked;
+use crate::sched::syscall::enter_g;
 use crate::sched::sched::{preempt_pressure, preempt_room, LONG_CPU_NS};
 use crate::sched::template;
 use core::ptr::null_mut;
@@ -238,11 +238,8 @@ pub(crate) unsafe fn preempt_park() {
     // SAFETY: per the contract we are the goroutine gp on our M mp. lockedg/lockedm are
     // written by the G itself while running.
     unsafe {
-        // Enter the runtime (syscall::enter, by hand: the take decides what we are here for).
-        (*mp).acquirem();
-        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-        if (*mp).take.load(Acquire) != Take::Free {
-            exitsyscall_blocked(mp, gp);
+        // Enter the runtime; the take decides what we are here for.
+        if enter_g(mp, gp) {
             (*getm()).releasem();
             return;
         }

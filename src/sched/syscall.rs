@@ -55,18 +55,32 @@ pub(crate) fn enter() -> Ctx {
     match c {
         // SAFETY: mp is this thread's M and gp its running goroutine.
         Ctx::G(mp, gp) => unsafe {
-            (*mp).acquirem();
-            // Compiler order only (see "Blocked threads" for why the CPU needs no fence).
-            core::sync::atomic::compiler_fence(SeqCst);
-            if (*mp).take.load(Acquire) != Take::Free {
-                exitsyscall_blocked(mp, gp);
-            }
+            enter_g(mp, gp);
         },
         // SAFETY: as above.
         Ctx::G0(mp) => unsafe { (*mp).acquirem() },
         Ctx::Thread => {}
     }
     c
+}
+
+/// The goroutine half of `enter`: raise m.locks, then resolve a take by sysmon. True if one
+/// was resolved (the goroutine had lost its P and got one back).
+/// # Safety
+/// gp is the goroutine running on mp, the calling M.
+#[inline]
+pub(crate) unsafe fn enter_g(mp: *mut M, gp: *mut G) -> bool {
+    // SAFETY: per the contract.
+    unsafe {
+        (*mp).acquirem();
+        // Compiler order only (see "Blocked threads" for why the CPU needs no fence).
+        core::sync::atomic::compiler_fence(SeqCst);
+        if (*mp).take.load(Acquire) == Take::Free {
+            return false;
+        }
+        exitsyscall_blocked(mp, gp);
+        true
+    }
 }
 
 /// leave: end a runtime entry made by `enter` (on the M the caller now runs on).
@@ -184,13 +198,9 @@ pub(crate) unsafe fn exitsyscall1(mp: *mut M, gp: *mut G) {
         // Slow path: no P. (The G may resume on another M: nothing after this uses mp.)
         // mcall ends the runtime entry; resumed, we enter again on whatever M we run on.
         mcall(mp, exitsyscall0);
-        let mp = getm();
-        (*mp).acquirem();
-        core::sync::atomic::compiler_fence(SeqCst);
-        if (*mp).take.load(Acquire) != Take::Free {
-            // Taken again in the instant between resuming and entering (a page fault).
-            exitsyscall_blocked(mp, gp);
-        }
+        // (Taken again in the instant between resuming and entering, a page fault, is
+        // resolved here too.)
+        enter_g(getm(), gp);
     }
 }
 
