@@ -43,11 +43,15 @@ mod hooks;
 #[cfg(not(loom))]
 pub(crate) mod lock;
 #[cfg(not(loom))]
+pub(crate) mod netpoll;
+#[cfg(not(loom))]
 pub(crate) mod os;
 #[cfg(not(loom))]
 pub(crate) mod preempt;
 #[cfg(not(loom))]
 pub(crate) mod sched;
+#[cfg(not(loom))]
+pub(crate) mod time;
 /// Under loom only the lock-free protocols are built, from their own files.
 #[cfg(loom)]
 pub(crate) mod lock {

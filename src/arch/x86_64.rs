@@ -47,7 +47,12 @@ const FPUCW_DEFAULT: u16 = 0x037f;
 impl Gobuf {
     /// A context that starts `f(arg)` on a stack whose initial pointer is `sp` (16-byte
     /// aligned) and, when `f` returns, calls `exit` (which must not return).
-    pub(crate) fn fresh(sp: usize, f: usize, arg: usize, exit: unsafe extern "C" fn() -> !) -> Gobuf {
+    pub(crate) fn fresh(
+        sp: usize,
+        f: usize,
+        arg: usize,
+        exit: unsafe extern "C" fn() -> !,
+    ) -> Gobuf {
         Gobuf {
             sp,
             pc: gmp_gostart as *const () as usize,
@@ -63,7 +68,10 @@ impl Gobuf {
 
     /// g0's context: `gmp_mcall` enters g0 at `sp`. Only sp is used (g0 never resumes a pc).
     pub(crate) fn g0(sp: usize) -> Gobuf {
-        Gobuf { sp: (sp - super::offsets::G0_SLACK) & !15, ..Gobuf::default() }
+        Gobuf {
+            sp: (sp - super::offsets::G0_SLACK) & !15,
+            ..Gobuf::default()
+        }
     }
 }
 
@@ -100,7 +108,9 @@ extern "C" {
 pub(crate) fn getg() -> *mut G {
     let g: *mut G;
     // SAFETY: reads one word of the g-register block; on an M the GS base points at it.
-    unsafe { asm!("mov {}, qword ptr gs:[{off}]", out(reg) g, off = const GREGS_G, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        asm!("mov {}, qword ptr gs:[{off}]", out(reg) g, off = const GREGS_G, options(nostack, readonly, preserves_flags))
+    };
     g
 }
 
@@ -109,7 +119,9 @@ pub(crate) fn getg() -> *mut G {
 pub(crate) fn getm() -> *mut M {
     let m: *mut M;
     // SAFETY: as getg.
-    unsafe { asm!("mov {}, qword ptr gs:[{off}]", out(reg) m, off = const GREGS_M, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        asm!("mov {}, qword ptr gs:[{off}]", out(reg) m, off = const GREGS_M, options(nostack, readonly, preserves_flags))
+    };
     m
 }
 
@@ -118,7 +130,9 @@ pub(crate) fn getm() -> *mut M {
 pub(crate) fn thread_pointer() -> usize {
     let tp: usize;
     // SAFETY: on x86-64 glibc, %fs:0 holds the TCB's self pointer on every thread.
-    unsafe { asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags)) };
+    unsafe {
+        asm!("mov {}, qword ptr fs:[0]", out(reg) tp, options(nostack, readonly, preserves_flags))
+    };
     tp
 }
 

@@ -47,7 +47,10 @@ pub(crate) fn env_procs(max: u32) -> Option<u32> {
     match v.trim().parse::<u32>() {
         Ok(n) if (1..=max).contains(&n) => Some(n),
         Ok(_) => {
-            ignoring(&format!("GMP_MAXPROCS={v}"), &format!("out of range (1 to {max})"));
+            ignoring(
+                &format!("GMP_MAXPROCS={v}"),
+                &format!("out of range (1 to {max})"),
+            );
             None
         }
         Err(_) => {
@@ -67,7 +70,10 @@ pub(crate) fn env_stack_size() -> Option<usize> {
             None
         }
         None => {
-            ignoring(&format!("GMP_STACK_SIZE={v}"), "not a size (bytes, with an optional k, m or g suffix)");
+            ignoring(
+                &format!("GMP_STACK_SIZE={v}"),
+                "not a size (bytes, with an optional k, m or g suffix)",
+            );
             None
         }
     }
@@ -75,9 +81,13 @@ pub(crate) fn env_stack_size() -> Option<usize> {
 
 /// Parse GMP_DEBUG. Relaxed stores: read at start-up, before any thread exists that reads them.
 pub(crate) fn parse_gmp_debug() {
-    let Ok(s) = std::env::var("GMP_DEBUG") else { return };
+    let Ok(s) = std::env::var("GMP_DEBUG") else {
+        return;
+    };
     for kv in s.split(',').map(str::trim).filter(|kv| !kv.is_empty()) {
-        let (k, v) = kv.split_once('=').map_or((kv, ""), |(k, v)| (k.trim(), v.trim()));
+        let (k, v) = kv
+            .split_once('=')
+            .map_or((kv, ""), |(k, v)| (k.trim(), v.trim()));
         let Ok(n) = v.parse::<i64>() else {
             ignoring(&format!("GMP_DEBUG entry {kv}"), "not name=number");
             continue;
@@ -86,9 +96,14 @@ pub(crate) fn parse_gmp_debug() {
             "schedtrace" if n >= 0 => SCHEDTRACE_MS.store(n, Relaxed),
             "scheddetail" => SCHEDDETAIL.store(n != 0, Relaxed),
             "asyncpreemptoff" => ASYNCPREEMPTOFF.store(n != 0, Relaxed),
-            "preemptthreads" if (1..=100_000).contains(&n) => PREEMPT_THREADS.store(n as u32, Relaxed),
+            "preemptthreads" if (1..=100_000).contains(&n) => {
+                PREEMPT_THREADS.store(n as u32, Relaxed)
+            }
             "schedtrace" => ignoring(&format!("GMP_DEBUG entry {kv}"), "negative"),
-            "preemptthreads" => ignoring(&format!("GMP_DEBUG entry {kv}"), "out of range (1 to 100000)"),
+            "preemptthreads" => ignoring(
+                &format!("GMP_DEBUG entry {kv}"),
+                "out of range (1 to 100000)",
+            ),
             _ => ignoring(
                 &format!("GMP_DEBUG entry {kv}"),
                 "unknown name (known: schedtrace, scheddetail, asyncpreemptoff, preemptthreads)",

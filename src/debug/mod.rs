@@ -34,5 +34,8 @@ pub(crate) fn fatal(msg: &[u8]) -> ! {
         unsafe { libc::abort() }
     }
     #[cfg(loom)]
-    panic!("gmp: fatal error: {}", core::str::from_utf8(msg).unwrap_or("?"));
+    panic!(
+        "gmp: fatal error: {}",
+        core::str::from_utf8(msg).unwrap_or("?")
+    );
 }

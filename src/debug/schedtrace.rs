@@ -28,7 +28,10 @@ impl Write for Line {
 
 impl Line {
     fn new() -> Self {
-        Line { buf: [0; 512], len: 0 }
+        Line {
+            buf: [0; 512],
+            len: 0,
+        }
     }
     fn flush(&mut self) {
         if self.len == self.buf.len() {

@@ -34,7 +34,9 @@ pub unsafe extern "C" fn gmp_spawn(f: gmp_fn, arg: *mut c_void) -> i64 {
     if fork::in_child() {
         return -libc::EPERM as i64;
     }
-    let Some(f) = f else { return -libc::EINVAL as i64 };
+    let Some(f) = f else {
+        return -libc::EINVAL as i64;
+    };
     proc::newproc(f, arg).unwrap_or_else(|e| -e as i64)
 }
 

@@ -11,8 +11,8 @@
 #![allow(non_camel_case_types)]
 
 // In the header's order.
-pub mod runtime;
 pub mod goroutine;
+pub mod runtime;
 pub mod syscall;
 
 /// An engine error (a positive errno) as the C face returns it.

@@ -1,5 +1,6 @@
 //! The runtime: start-up, gmp_main, the number of Ps, statistics, and the library version.
 
+use super::goroutine::gmp_fn;
 use super::neg;
 use crate::debug::knobs::{MAX_STACK, MIN_STACK};
 use crate::sched::fork;
@@ -7,7 +8,6 @@ use crate::sched::p::MAX_PROCS;
 use crate::sched::proc;
 use crate::sched::sched::read_stats;
 use crate::sched::schedinit::{self, Config};
-use super::goroutine::gmp_fn;
 use libc::{c_int, c_void};
 
 /// The library's version (also `gmp_version()`): major.minor.patch, as in Cargo.toml. The
@@ -16,7 +16,8 @@ pub const GMP_VERSION_MAJOR: u32 = 0;
 pub const GMP_VERSION_MINOR: u32 = 1;
 pub const GMP_VERSION_PATCH: u32 = 0;
 /// (major << 16) | (minor << 8) | patch, the value gmp_version() returns.
-pub const GMP_VERSION: u32 = (GMP_VERSION_MAJOR << 16) | (GMP_VERSION_MINOR << 8) | GMP_VERSION_PATCH;
+pub const GMP_VERSION: u32 =
+    (GMP_VERSION_MAJOR << 16) | (GMP_VERSION_MINOR << 8) | GMP_VERSION_PATCH;
 
 /// Runtime settings for gmp_init.
 #[repr(C)]
@@ -80,8 +81,13 @@ pub unsafe extern "C" fn gmp_init(cfg: *const gmp_config) -> c_int {
     let cfg = match cfg {
         None => None,
         Some(c) if c.procs as usize > MAX_PROCS => return -libc::EINVAL,
-        Some(c) if c.stack_size != 0 && !(MIN_STACK..=MAX_STACK).contains(&c.stack_size) => return -libc::EINVAL,
-        Some(c) => Some(Config { procs: c.procs, stack_size: c.stack_size }),
+        Some(c) if c.stack_size != 0 && !(MIN_STACK..=MAX_STACK).contains(&c.stack_size) => {
+            return -libc::EINVAL
+        }
+        Some(c) => Some(Config {
+            procs: c.procs,
+            stack_size: c.stack_size,
+        }),
     };
     neg(schedinit::schedinit(cfg))
 }
@@ -162,7 +168,12 @@ pub unsafe extern "C" fn gmp_stats_read(out: *mut gmp_stats) -> c_int {
 mod tests {
     #[test]
     fn version_matches_cargo() {
-        let v = format!("{}.{}.{}", super::GMP_VERSION_MAJOR, super::GMP_VERSION_MINOR, super::GMP_VERSION_PATCH);
+        let v = format!(
+            "{}.{}.{}",
+            super::GMP_VERSION_MAJOR,
+            super::GMP_VERSION_MINOR,
+            super::GMP_VERSION_PATCH
+        );
         assert_eq!(v, env!("CARGO_PKG_VERSION"));
     }
 }

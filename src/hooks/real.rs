@@ -119,13 +119,20 @@ fn resolve(f: Real) -> usize {
     let tid = os::gettid();
     let p = if RESOLVING.iter().any(|t| t.load(Relaxed) == tid) {
         boot(f) // re-entered from inside our own dlsym (see "Re-entry")
-    } else if let Some(slot) = RESOLVING.iter().find(|t| t.compare_exchange(0, tid, Relaxed, Relaxed).is_ok()) {
+    } else if let Some(slot) = RESOLVING
+        .iter()
+        .find(|t| t.compare_exchange(0, tid, Relaxed, Relaxed).is_ok())
+    {
         let p = next(f);
         slot.store(0, Relaxed);
         if p != 0 {
             TABLE[f as usize].store(p, Relaxed);
         }
-        if p != 0 { p } else { boot(f) }
+        if p != 0 {
+            p
+        } else {
+            boot(f)
+        }
     } else {
         boot(f) // every slot busy: don't risk an unmarked dlsym
     };
@@ -208,7 +215,11 @@ struct Libc {
     dynamic: usize,
 }
 
-unsafe extern "C" fn find_libc(info: *mut libc::dl_phdr_info, _size: usize, data: *mut c_void) -> c_int {
+unsafe extern "C" fn find_libc(
+    info: *mut libc::dl_phdr_info,
+    _size: usize,
+    data: *mut c_void,
+) -> c_int {
     // SAFETY: the loader passes a valid info whose program headers are mapped; data is our
     // Libc.
     unsafe {
@@ -217,7 +228,9 @@ unsafe extern "C" fn find_libc(info: *mut libc::dl_phdr_info, _size: usize, data
         let base = info.dlpi_addr as usize;
         let phdrs = core::slice::from_raw_parts(info.dlpi_phdr, info.dlpi_phnum as usize);
         let contains = phdrs.iter().any(|h| {
-            h.p_type == libc::PT_LOAD && (base + h.p_vaddr as usize..base + (h.p_vaddr + h.p_memsz) as usize).contains(&l.anchor)
+            h.p_type == libc::PT_LOAD
+                && (base + h.p_vaddr as usize..base + (h.p_vaddr + h.p_memsz) as usize)
+                    .contains(&l.anchor)
         });
         if !contains {
             return 0;
@@ -233,7 +246,11 @@ unsafe extern "C" fn find_libc(info: *mut libc::dl_phdr_info, _size: usize, data
 /// libc's definition of `f` (the wanted version, else the default one), or 0.
 fn boot(f: Real) -> usize {
     let (name, version) = SYMS[f as usize];
-    let mut l = Libc { anchor: libc::gnu_get_libc_version as *const () as usize, base: 0, dynamic: 0 };
+    let mut l = Libc {
+        anchor: libc::gnu_get_libc_version as *const () as usize,
+        base: 0,
+        dynamic: 0,
+    };
     // SAFETY: find_libc matches dl_iterate_phdr's callback contract; l outlives the call.
     unsafe { libc::dl_iterate_phdr(Some(find_libc), &mut l as *mut Libc as *mut c_void) };
     if l.dynamic == 0 {
@@ -251,8 +268,15 @@ fn boot(f: Real) -> usize {
 unsafe fn elf_lookup(base: usize, dynamic: usize, name: &CStr, version: &CStr) -> usize {
     // The loader relocates the pointers in most objects' dynamic sections in place; an
     // unrelocated one is an offset below the load address.
-    let addr = |v: u64| if (v as usize) < base { base + v as usize } else { v as usize };
-    let (mut symtab, mut strtab, mut gnuhash, mut versym, mut verdef, mut nverdef) = (0, 0, 0, 0, 0, 0);
+    let addr = |v: u64| {
+        if (v as usize) < base {
+            base + v as usize
+        } else {
+            v as usize
+        }
+    };
+    let (mut symtab, mut strtab, mut gnuhash, mut versym, mut verdef, mut nverdef) =
+        (0, 0, 0, 0, 0, 0);
     // SAFETY: per the contract, every table read in this block lies inside the object's
     // mapped dynamic tables, indexed as the ELF gABI and the GNU hash format define them.
     unsafe {
@@ -289,7 +313,10 @@ unsafe fn elf_lookup(base: usize, dynamic: usize, name: &CStr, version: &CStr) -
             }
             None
         };
-        let h = name.to_bytes().iter().fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(c as u32));
+        let h = name
+            .to_bytes()
+            .iter()
+            .fold(5381u32, |h, &c| h.wrapping_mul(33).wrapping_add(c as u32));
         let hdr = gnuhash as *const u32;
         let (nbuckets, symoffset, bloom_words) = (*hdr, *hdr.add(1), *hdr.add(2));
         if nbuckets == 0 {
@@ -355,15 +382,25 @@ mod tests {
 
     #[test]
     fn bootstrap_lookup_misses_cleanly() {
-        let mut l = Libc { anchor: libc::gnu_get_libc_version as *const () as usize, base: 0, dynamic: 0 };
+        let mut l = Libc {
+            anchor: libc::gnu_get_libc_version as *const () as usize,
+            base: 0,
+            dynamic: 0,
+        };
         // SAFETY: as in boot.
         unsafe { libc::dl_iterate_phdr(Some(find_libc), &mut l as *mut Libc as *mut c_void) };
         // SAFETY: libc's dynamic section.
         unsafe {
-            assert_eq!(elf_lookup(l.base, l.dynamic, c"gmp_no_such_function", c"GLIBC_2.2.5"), 0);
+            assert_eq!(
+                elf_lookup(l.base, l.dynamic, c"gmp_no_such_function", c"GLIBC_2.2.5"),
+                0
+            );
             // An unknown version falls back to the default one.
             let want = libc::dlsym(libc_handle(), c"pthread_mutex_lock".as_ptr()) as usize;
-            assert_eq!(elf_lookup(l.base, l.dynamic, c"pthread_mutex_lock", c"GLIBC_9.9"), want);
+            assert_eq!(
+                elf_lookup(l.base, l.dynamic, c"pthread_mutex_lock", c"GLIBC_9.9"),
+                want
+            );
         }
     }
 

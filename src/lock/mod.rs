@@ -72,7 +72,11 @@ const SPIN: u32 = 100;
 
 impl<T> Mutex<T> {
     pub(crate) const fn new(rank: Rank, v: T) -> Self {
-        Mutex { state: AtomicU32::new(0), rank, data: UnsafeCell::new(v) }
+        Mutex {
+            state: AtomicU32::new(0),
+            rank,
+            data: UnsafeCell::new(v),
+        }
     }
 
     /// lock2: raise `m.locks` (the lock rule), then take the lock.
@@ -93,7 +97,9 @@ impl<T> Mutex<T> {
     #[inline(never)]
     fn lock_slow(&self) {
         for _ in 0..SPIN {
-            if self.state.load(Relaxed) == 0 && self.state.compare_exchange(0, 1, Acquire, Relaxed).is_ok() {
+            if self.state.load(Relaxed) == 0
+                && self.state.compare_exchange(0, 1, Acquire, Relaxed).is_ok()
+            {
                 return;
             }
             core::hint::spin_loop();

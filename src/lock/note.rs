@@ -41,12 +41,16 @@ pub(crate) struct Note {
 impl Note {
     #[cfg(not(loom))]
     pub(crate) const fn new() -> Self {
-        Note { key: AtomicU32::new(CLEAR) }
+        Note {
+            key: AtomicU32::new(CLEAR),
+        }
     }
 
     #[cfg(loom)]
     pub(crate) fn new() -> Self {
-        Note { key: AtomicU32::new(CLEAR) }
+        Note {
+            key: AtomicU32::new(CLEAR),
+        }
     }
 
     /// Wake the sleeper. One wakeup per clear: a second one throws.
@@ -98,7 +102,10 @@ impl Note {
                 if left <= 0 {
                     // Withdraw the sleeper mark unless a wakeup got in first. Acquire on
                     // failure (WOKEN): pairs with the waker's Release swap.
-                    return self.key.compare_exchange(SLEEPING, CLEAR, Acquire, Acquire).is_err();
+                    return self
+                        .key
+                        .compare_exchange(SLEEPING, CLEAR, Acquire, Acquire)
+                        .is_err();
                 }
                 left
             } else {

@@ -10,7 +10,11 @@ pub(crate) fn futex_wait(addr: &AtomicU32, val: u32, timeout_ns: i64) {
         tv_sec: (timeout_ns.max(0) / 1_000_000_000) as libc::time_t,
         tv_nsec: (timeout_ns.max(0) % 1_000_000_000) as c_long,
     };
-    let tsp = if timeout_ns < 0 { core::ptr::null() } else { &ts as *const libc::timespec };
+    let tsp = if timeout_ns < 0 {
+        core::ptr::null()
+    } else {
+        &ts as *const libc::timespec
+    };
     // SAFETY: addr is a valid, aligned u32 for the duration of the call; the kernel only reads it.
     unsafe {
         libc::syscall(
@@ -27,7 +31,12 @@ pub(crate) fn futex_wait(addr: &AtomicU32, val: u32, timeout_ns: i64) {
 pub(crate) fn futex_wake(addr: &AtomicU32, n: i32) {
     // SAFETY: addr is a valid futex word; waking has no memory effects on it.
     unsafe {
-        libc::syscall(libc::SYS_futex, addr.as_ptr(), libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG, n);
+        libc::syscall(
+            libc::SYS_futex,
+            addr.as_ptr(),
+            libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
+            n,
+        );
     }
 }
 
@@ -39,9 +48,18 @@ pub(crate) fn gettid() -> i32 {
 /// Sleep for `us` microseconds (under a second). A raw syscall: libc's `nanosleep` is a name
 /// libgmp will interpose.
 pub(crate) fn usleep(us: u32) {
-    let ts = libc::timespec { tv_sec: 0, tv_nsec: us as c_long * 1000 };
+    let ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: us as c_long * 1000,
+    };
     // SAFETY: ts is a valid timespec; a NULL remainder is allowed.
-    unsafe { libc::syscall(libc::SYS_nanosleep, &ts as *const libc::timespec, core::ptr::null_mut::<libc::timespec>()) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_nanosleep,
+            &ts as *const libc::timespec,
+            core::ptr::null_mut::<libc::timespec>(),
+        )
+    };
 }
 
 pub(crate) fn osyield() {
@@ -51,7 +69,10 @@ pub(crate) fn osyield() {
 
 /// Monotonic nanoseconds.
 pub(crate) fn nanotime() -> i64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid out-pointer; CLOCK_MONOTONIC always exists (vDSO, no syscall).
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
@@ -93,7 +114,14 @@ pub(crate) unsafe fn guard_install(addr: *mut u8, len: usize) -> bool {
     static NO_GUARD_ADVICE: AtomicBool = AtomicBool::new(false);
     if !NO_GUARD_ADVICE.load(Relaxed) {
         // SAFETY: caller guarantees the range is ours and unused; madvise only reads its args.
-        let r = unsafe { libc::syscall(libc::SYS_madvise, addr as *mut c_void, len, MADV_GUARD_INSTALL) };
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_madvise,
+                addr as *mut c_void,
+                len,
+                MADV_GUARD_INSTALL,
+            )
+        };
         if r == 0 {
             return true;
         }
@@ -104,7 +132,14 @@ pub(crate) unsafe fn guard_install(addr: *mut u8, len: usize) -> bool {
         NO_GUARD_ADVICE.store(true, Relaxed);
     }
     // SAFETY: as above.
-    unsafe { libc::syscall(libc::SYS_mprotect, addr as *mut c_void, len, libc::PROT_NONE) == 0 }
+    unsafe {
+        libc::syscall(
+            libc::SYS_mprotect,
+            addr as *mut c_void,
+            len,
+            libc::PROT_NONE,
+        ) == 0
+    }
 }
 
 /// Give the pages of [addr, addr+len) back to the kernel; they read as zero afterwards.
@@ -113,7 +148,14 @@ pub(crate) unsafe fn guard_install(addr: *mut u8, len: usize) -> bool {
 /// Nothing may be live in the range.
 pub(crate) unsafe fn release_pages(addr: *mut u8, len: usize) {
     // SAFETY: caller guarantees nothing lives in the range.
-    unsafe { libc::syscall(libc::SYS_madvise, addr as *mut c_void, len, libc::MADV_DONTNEED) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_madvise,
+            addr as *mut c_void,
+            len,
+            libc::MADV_DONTNEED,
+        )
+    };
 }
 
 const ARCH_SET_GS: c_long = 0x1001;
@@ -137,7 +179,14 @@ pub(crate) fn write_err(b: &[u8]) {
     let mut off = 0;
     while off < b.len() {
         // SAFETY: the slice is valid for its length.
-        let n = unsafe { libc::syscall(libc::SYS_write, 2, b[off..].as_ptr() as *const c_void, b.len() - off) };
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_write,
+                2,
+                b[off..].as_ptr() as *const c_void,
+                b.len() - off,
+            )
+        };
         if n <= 0 {
             return;
         }
@@ -177,7 +226,14 @@ pub(crate) fn open_task_stat(tid: i32) -> i32 {
     }
     path[at..at + 5].copy_from_slice(b"/stat");
     // SAFETY: path is NUL-terminated (the array was zeroed and is longer than what we wrote).
-    unsafe { libc::syscall(libc::SYS_openat, libc::AT_FDCWD, path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) as i32 }
+    unsafe {
+        libc::syscall(
+            libc::SYS_openat,
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        ) as i32
+    }
 }
 
 /// Whether the thread whose stat file is `fd` is blocked in the kernel right now (state S,
@@ -216,9 +272,19 @@ pub(crate) fn thread_awake_now(fd: i32) -> bool {
 pub(crate) fn thread_cputime(tid: i32) -> i64 {
     // The kernel's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED).
     let clock = ((!(tid as libc::clockid_t)) << 3) | 4 | 2;
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: ts is a valid out-pointer; a bad clock id only returns an error.
-    if unsafe { libc::syscall(libc::SYS_clock_gettime, clock, &mut ts as *mut libc::timespec) } != 0 {
+    if unsafe {
+        libc::syscall(
+            libc::SYS_clock_gettime,
+            clock,
+            &mut ts as *mut libc::timespec,
+        )
+    } != 0
+    {
         return 0;
     }
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec

@@ -87,7 +87,14 @@ struct Arena {
 }
 
 /// Protects the current arena's carve cursor and the stack count (for colouring).
-static ARENA: Mutex<Arena> = Mutex::new(Rank::StackArena, Arena { next: 0, end: 0, count: 0 });
+static ARENA: Mutex<Arena> = Mutex::new(
+    Rank::StackArena,
+    Arena {
+        next: 0,
+        end: 0,
+        count: 0,
+    },
+);
 
 /// A new stack of `size` bytes (page multiple) with a `GUARD`-byte guard region below. None
 /// when the address space or the mapping count is exhausted.
@@ -110,7 +117,11 @@ pub(crate) fn stack_alloc(size: usize) -> Option<Stack> {
     if !unsafe { os::guard_install(base as *mut u8, GUARD) } {
         return None;
     }
-    Some(Stack { lo: base + GUARD, hi: base + slot, color: (n % COLORS) * 64 })
+    Some(Stack {
+        lo: base + GUARD,
+        hi: base + slot,
+        color: (n % COLORS) * 64,
+    })
 }
 
 /// Give a cached stack's memory back to the kernel (the address range and guard stay: see
@@ -126,7 +137,8 @@ pub(crate) unsafe fn stack_release(s: Stack) {
 pub(crate) fn in_guard(s: &Stack, addr: usize) -> bool {
     // checked_sub: a G without a stack (lo == 0) has no guard, and the handler must not
     // overflow.
-    s.lo.checked_sub(GUARD).is_some_and(|glo| addr >= glo && addr < s.lo)
+    s.lo.checked_sub(GUARD)
+        .is_some_and(|glo| addr >= glo && addr < s.lo)
 }
 
 #[cfg(test)]

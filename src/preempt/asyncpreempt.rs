@@ -9,8 +9,8 @@ use crate::sched::m::{Take, M};
 use crate::sched::p::PStatus;
 use crate::sched::proc::{self, mcall, Slice};
 use crate::sched::sched::SCHED;
-use crate::sched::syscall::enter_g;
 use crate::sched::sched::{preempt_pressure, preempt_room, LONG_CPU_NS};
+use crate::sched::syscall::enter_g;
 use crate::sched::template;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
@@ -79,7 +79,8 @@ fn own_text() -> Option<(usize, usize)> {
     // SAFETY: main is the program's handle; dlsym/dladdr only read loader data.
     unsafe {
         let sym = libc::dlsym(main, c"main".as_ptr());
-        if !sym.is_null() && libc::dladdr(sym, &mut minfo) != 0 && minfo.dli_fbase == info.dli_fbase {
+        if !sym.is_null() && libc::dladdr(sym, &mut minfo) != 0 && minfo.dli_fbase == info.dli_fbase
+        {
             return None;
         }
     }
@@ -108,11 +109,15 @@ pub(crate) fn preempt_m(mp: *mut M) {
     }
     // SAFETY: Ms are never freed. AcqRel CAS pairs with the handler's Release store.
     let m = unsafe { &*mp };
-    if m.signal_pending.compare_exchange(false, true, AcqRel, Relaxed).is_err() {
+    if m.signal_pending
+        .compare_exchange(false, true, AcqRel, Relaxed)
+        .is_err()
+    {
         return;
     }
     let tid = m.procid.load(Relaxed);
-    m.signal_sent.store(crate::sched::sched::SCHED.now.load(Relaxed), Relaxed);
+    m.signal_sent
+        .store(crate::sched::sched::SCHED.now.load(Relaxed), Relaxed);
     if tid == 0 || !signal::send_sigurg(tid) {
         m.signal_pending.store(false, Release);
     }
@@ -256,7 +261,11 @@ pub(crate) unsafe fn preempt_park() {
         }
         // The slice's CPU time, for the starvation rule (first slice: a whole one).
         let cpu = crate::os::thread_cputime(crate::os::gettid());
-        (*gp).preempt_cpu += if (*gp).resume_cpu == 0 { crate::sched::sysmon::FORCE_PREEMPT_NS } else { cpu - (*gp).resume_cpu };
+        (*gp).preempt_cpu += if (*gp).resume_cpu == 0 {
+            crate::sched::sysmon::FORCE_PREEMPT_NS
+        } else {
+            cpu - (*gp).resume_cpu
+        };
         mcall(mp, gopreempt_m);
         // Resumed, on the same M (the lock guarantees it).
         (*gp).resume_cpu = crate::os::thread_cputime(crate::os::gettid());
@@ -307,7 +316,11 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
             park(&mut s, gp);
             proc::releasep(mp);
             s.pidleput(pp);
-            let pp2 = if s.runq_len() > 1 { s.pidleget() } else { null_mut() };
+            let pp2 = if s.runq_len() > 1 {
+                s.pidleget()
+            } else {
+                null_mut()
+            };
             drop(s);
             if !pp2.is_null() {
                 proc::startm(pp2, proc::Spin::No);
@@ -337,7 +350,11 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
                 if matches!(plan, Plan::Skip) {
                     template::spare_check(); // sysmon asks again next tick
                 }
-                let slice = if matches!(plan, Plan::Carry) { Slice::New } else { Slice::Inherit };
+                let slice = if matches!(plan, Plan::Carry) {
+                    Slice::New
+                } else {
+                    Slice::Inherit
+                };
                 proc::execute(mp, gp, slice)
             }
             Plan::Swap => {

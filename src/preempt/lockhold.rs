@@ -94,7 +94,10 @@ pub(crate) struct LockHold {
 
 impl LockHold {
     pub(crate) const fn new() -> Self {
-        LockHold { held: AtomicU32::new(0), since: AtomicI64::new(0) }
+        LockHold {
+            held: AtomicU32::new(0),
+            since: AtomicI64::new(0),
+        }
     }
 
     /// A reused G holds nothing (its previous goroutine may have ended holding a lock).
@@ -182,7 +185,8 @@ unsafe fn release_slow(gp: *mut G) {
         let Some(mp) = this_m() else { return };
         // A holder that sysmon took the P of while it slept in the kernel (waiting for this
         // very lock, say) ran on without a P until here: get one back now (defer_taken).
-        let taken = (*mp).take.load(Acquire) == crate::sched::m::Take::Taken && (*mp).locks.load(Relaxed) == 0;
+        let taken = (*mp).take.load(Acquire) == crate::sched::m::Take::Taken
+            && (*mp).locks.load(Relaxed) == 0;
         if taken || may_park_here(mp, gp, since) {
             super::asyncpreempt::preempt_park();
         }
@@ -274,7 +278,8 @@ fn in_syscall(gregs: &[libc::greg_t; 23]) -> bool {
     let pc = gregs[libc::REG_RIP as usize] as usize;
     // SAFETY: the byte at pc is mapped (the thread was executing it); pc + 1 is read only if
     // pc holds 0x0f, a two-byte opcode's first byte, so the instruction continues there.
-    let at_pc = unsafe { *(pc as *const u8) == SYSCALL[0] && *((pc + 1) as *const u8) == SYSCALL[1] };
+    let at_pc =
+        unsafe { *(pc as *const u8) == SYSCALL[0] && *((pc + 1) as *const u8) == SYSCALL[1] };
     if at_pc {
         return true;
     }

@@ -72,7 +72,6 @@
 //! wrong results, measured); moving the preempted G to another M (breaks C code that cached a
 //! thread-local address).
 
-
 pub(crate) mod asyncpreempt;
 pub(crate) mod lockhold;
 pub(crate) mod signal;

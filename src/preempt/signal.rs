@@ -25,8 +25,18 @@ static OLD_SIGSEGV: OldAction = OldAction(UnsafeCell::new(MaybeUninit::zeroed())
 
 /// Install the handlers. Called once, at start.
 pub(crate) fn init() {
-    install(libc::SIGURG, sigurg as *const () as usize, libc::SA_RESTART, &OLD_SIGURG);
-    install(libc::SIGSEGV, sigsegv as *const () as usize, 0, &OLD_SIGSEGV);
+    install(
+        libc::SIGURG,
+        sigurg as *const () as usize,
+        libc::SA_RESTART,
+        &OLD_SIGURG,
+    );
+    install(
+        libc::SIGSEGV,
+        sigsegv as *const () as usize,
+        0,
+        &OLD_SIGSEGV,
+    );
 }
 
 fn install(sig: c_int, handler: usize, flags: c_int, old: &OldAction) {
@@ -90,7 +100,13 @@ pub(crate) fn send_sigurg(tid: i32) -> bool {
             value: asyncpreempt::SIGURG_MAGIC,
             _rest: [0; 12],
         };
-        libc::syscall(libc::SYS_rt_tgsigqueueinfo, pid, tid, libc::SIGURG, &info as *const QueueInfo) == 0
+        libc::syscall(
+            libc::SYS_rt_tgsigqueueinfo,
+            pid,
+            tid,
+            libc::SIGURG,
+            &info as *const QueueInfo,
+        ) == 0
     }
 }
 
@@ -98,7 +114,9 @@ fn is_ours(info: *mut siginfo_t) -> bool {
     // SAFETY: the kernel passes a valid siginfo; we read it with our layout.
     let q = unsafe { &*(info as *const QueueInfo) };
     // SAFETY: getpid cannot fail.
-    q.code == libc::SI_QUEUE && q.value == asyncpreempt::SIGURG_MAGIC && q.pid == unsafe { libc::getpid() }
+    q.code == libc::SI_QUEUE
+        && q.value == asyncpreempt::SIGURG_MAGIC
+        && q.pid == unsafe { libc::getpid() }
 }
 
 extern "C" fn sigurg(sig: c_int, info: *mut siginfo_t, uc: *mut c_void) {

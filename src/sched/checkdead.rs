@@ -46,12 +46,17 @@ pub(crate) struct MainWait {
 
 impl MainWait {
     pub(crate) const fn new() -> Self {
-        MainWait { word: AtomicU32::new(MainState::Running as u32) }
+        MainWait {
+            word: AtomicU32::new(MainState::Running as u32),
+        }
     }
 
     /// Move Running -> `to` and wake gmp_main; false if another report won.
     fn report(&self, to: MainState) -> bool {
-        let won = self.word.compare_exchange(MainState::Running as u32, to as u32, Release, Relaxed).is_ok();
+        let won = self
+            .word
+            .compare_exchange(MainState::Running as u32, to as u32, Release, Relaxed)
+            .is_ok();
         if won {
             os::futex_wake(&self.word, 1);
         }
@@ -81,7 +86,9 @@ impl MainWait {
     /// Let checkdead fail this wait (gmp_main, after queueing the main goroutine).
     pub(crate) fn register(&self) {
         let mut s = SCHED.locked();
-        SCHED.main_wait.store(self as *const MainWait as *mut MainWait, Release);
+        SCHED
+            .main_wait
+            .store(self as *const MainWait as *mut MainWait, Release);
         // Every M may have gone idle before the registration: check once now.
         checkdead(&mut s);
     }
@@ -89,7 +96,12 @@ impl MainWait {
     /// Withdraw from checkdead (gmp_main, before returning).
     pub(crate) fn unregister(&self) {
         let _s = SCHED.locked();
-        let _ = SCHED.main_wait.compare_exchange(self as *const MainWait as *mut MainWait, null_mut(), AcqRel, Relaxed);
+        let _ = SCHED.main_wait.compare_exchange(
+            self as *const MainWait as *mut MainWait,
+            null_mut(),
+            AcqRel,
+            Relaxed,
+        );
     }
 }
 

@@ -69,7 +69,10 @@ pub(crate) struct EhGlobals {
 
 impl EhGlobals {
     /// A goroutine that handles and propagates nothing.
-    pub(crate) const EMPTY: EhGlobals = EhGlobals { caught: null_mut(), uncaught: 0 };
+    pub(crate) const EMPTY: EhGlobals = EhGlobals {
+        caught: null_mut(),
+        uncaught: 0,
+    };
 }
 
 type GetGlobals = unsafe extern "C" fn() -> *mut EhGlobals;

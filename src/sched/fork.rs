@@ -112,7 +112,13 @@ pub(crate) fn register() {
     // SAFETY: the handlers are valid for the life of the process (libgmp is never unloaded
     // while a runtime runs: its threads execute its code). On failure (ENOMEM) only the pid
     // fallback remains, and forks may be preempted.
-    unsafe { libc::pthread_atfork(Some(atfork_prepare), Some(atfork_parent), Some(atfork_child)) };
+    unsafe {
+        libc::pthread_atfork(
+            Some(atfork_prepare),
+            Some(atfork_parent),
+            Some(atfork_child),
+        )
+    };
 }
 
 /// Record the runtime's pid: called by the thread that won the start, before it makes any M.
@@ -193,8 +199,19 @@ fn foreign_child() -> ! {
     // child has its own copy of the actions), then sent to this thread; exit_group if that
     // somehow returns.
     unsafe {
-        libc::syscall(libc::SYS_rt_sigaction, libc::SIGABRT, dfl.as_ptr(), 0usize, 8usize);
-        libc::syscall(libc::SYS_tgkill, libc::getpid(), crate::os::gettid(), libc::SIGABRT);
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            libc::SIGABRT,
+            dfl.as_ptr(),
+            0usize,
+            8usize,
+        );
+        libc::syscall(
+            libc::SYS_tgkill,
+            libc::getpid(),
+            crate::os::gettid(),
+            libc::SIGABRT,
+        );
         libc::syscall(libc::SYS_exit_group, 134);
     }
     loop {

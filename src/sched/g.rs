@@ -202,7 +202,11 @@ unsafe impl Send for GQueue {}
 
 impl GQueue {
     pub(crate) const fn new() -> Self {
-        GQueue { head: null_mut(), tail: null_mut(), len: 0 }
+        GQueue {
+            head: null_mut(),
+            tail: null_mut(),
+            len: 0,
+        }
     }
 
     /// # Safety
@@ -278,7 +282,11 @@ impl GQueue {
             last = unsafe { (*last).schedlink };
         }
         // SAFETY: last is the n-th G; the rest of the list follows it.
-        let rest = GQueue { head: unsafe { (*last).schedlink }, tail: self.tail, len: self.len - n };
+        let rest = GQueue {
+            head: unsafe { (*last).schedlink },
+            tail: self.tail,
+            len: self.len - n,
+        };
         // SAFETY: as above.
         unsafe { (*last).schedlink = null_mut() };
         self.tail = last;
@@ -390,7 +398,10 @@ mod tests {
             let k = (n as usize).min(v.len());
             assert_eq!(q.len, k as u64);
             // Both halves have a correct tail: a push lands right at each end.
-            let (x, y) = (G::new_boxed(Stack::default()), G::new_boxed(Stack::default()));
+            let (x, y) = (
+                G::new_boxed(Stack::default()),
+                G::new_boxed(Stack::default()),
+            );
             // SAFETY: fresh Gs.
             unsafe {
                 q.push_back(x);

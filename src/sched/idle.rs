@@ -52,12 +52,18 @@ pub(crate) struct Idle {
 impl Idle {
     #[cfg(not(loom))]
     pub(crate) const fn new() -> Self {
-        Idle { npidle: AtomicU32::new(0), nmspinning: AtomicU32::new(0) }
+        Idle {
+            npidle: AtomicU32::new(0),
+            nmspinning: AtomicU32::new(0),
+        }
     }
 
     #[cfg(loom)]
     pub(crate) fn new() -> Self {
-        Idle { npidle: AtomicU32::new(0), nmspinning: AtomicU32::new(0) }
+        Idle {
+            npidle: AtomicU32::new(0),
+            nmspinning: AtomicU32::new(0),
+        }
     }
 
     /// sched.npidle (a racy snapshot unless sched.lock is held). SeqCst: see the field.
@@ -95,7 +101,11 @@ impl Idle {
             return false;
         }
         // SeqCst load then CAS: pairs with the spinner's decrement (see the field).
-        self.nmspinning.load(SeqCst) == 0 && self.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_ok()
+        self.nmspinning.load(SeqCst) == 0
+            && self
+                .nmspinning
+                .compare_exchange(0, 1, SeqCst, SeqCst)
+                .is_ok()
     }
 
     /// handoffp's lock-free half (for a P with no work): true if nobody is looking for work
@@ -105,7 +115,10 @@ impl Idle {
     pub(crate) fn handoffp(&self) -> bool {
         // SeqCst loads and CAS: see the fields.
         self.nmspinning.load(SeqCst) + self.npidle.load(SeqCst) == 0
-            && self.nmspinning.compare_exchange(0, 1, SeqCst, SeqCst).is_ok()
+            && self
+                .nmspinning
+                .compare_exchange(0, 1, SeqCst, SeqCst)
+                .is_ok()
     }
 
     /// find_runnable: may a non-spinning M start spinning? At most half the busy Ps have a

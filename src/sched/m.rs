@@ -24,8 +24,8 @@
 use crate::arch::{self, GRegs, Gobuf};
 use crate::lock::note::Note;
 use crate::lock::Rank;
-use crate::os::stack::{self, Stack};
 use crate::os;
+use crate::os::stack::{self, Stack};
 use crate::sched::g::{GStatus, G};
 use crate::sched::p::P;
 use crate::sched::sched::{SchedLocked, SCHED};
@@ -231,7 +231,9 @@ impl M {
             let bit = 1u32 << rank as u32;
             let held = self.lockranks.load(Relaxed);
             if held & !(bit - 1) != 0 {
-                throw!("acquire_rank: lock order violation (a lock of equal or higher rank is held)");
+                throw!(
+                    "acquire_rank: lock order violation (a lock of equal or higher rank is held)"
+                );
             }
             self.lockranks.store(held | bit, Relaxed);
         }
@@ -290,7 +292,9 @@ pub(crate) enum Ctx {
 /// Classify the calling thread. Never starts the runtime.
 #[inline]
 pub(crate) fn ctx() -> Ctx {
-    let Some(mp) = this_m() else { return Ctx::Thread };
+    let Some(mp) = this_m() else {
+        return Ctx::Thread;
+    };
     let gp = arch::getg();
     // SAFETY: mp is this thread's M (never freed).
     if gp == unsafe { (*mp).gregs.g0 } {
@@ -332,7 +336,12 @@ fn allocm(kind: MKind) -> Option<*mut M> {
     let g0 = G::new_record(g0stack)?;
     let id = SCHED.mnext.fetch_add(1, Relaxed);
     crate::os::persistent::persistent_new(M {
-        gregs: GRegs { g: g0, fsbase: 0, m: null_mut(), g0 },
+        gregs: GRegs {
+            g: g0,
+            fsbase: 0,
+            m: null_mut(),
+            g0,
+        },
         curg: AtomicPtr::new(null_mut()),
         p: AtomicPtr::new(null_mut()),
         nextp: null_mut(),
@@ -344,7 +353,10 @@ fn allocm(kind: MKind) -> Option<*mut M> {
         procid: AtomicI32::new(0),
         id,
         kind,
-        sl: UnsafeCell::new(MSchedLocked { schedlink: null_mut(), lockedwait: LockedWait::No }),
+        sl: UnsafeCell::new(MSchedLocked {
+            schedlink: null_mut(),
+            lockedwait: LockedWait::No,
+        }),
         alllink: null_mut(),
         waitunlockf: None,
         waitlock: null_mut(),
@@ -381,7 +393,11 @@ fn newm1(kind: MKind) -> bool {
         let g0stack = (*(*mp).gregs.g0).stack;
         let mut attr: libc::pthread_attr_t = core::mem::zeroed();
         libc::pthread_attr_init(&mut attr);
-        libc::pthread_attr_setstack(&mut attr, g0stack.lo as *mut c_void, g0stack.hi - g0stack.lo);
+        libc::pthread_attr_setstack(
+            &mut attr,
+            g0stack.lo as *mut c_void,
+            g0stack.hi - g0stack.lo,
+        );
         libc::pthread_attr_setdetachstate(&mut attr, libc::PTHREAD_CREATE_DETACHED);
         // Block every signal across creation (Go's newosproc): the new thread must not take a
         // signal before mstart has set its g register and alternate stack.
@@ -420,7 +436,9 @@ extern "C" fn mstart(arg: *mut c_void) -> *mut c_void {
         arch::set_g_base(&mut (*mp).gregs);
         (*mp).procid.store(os::gettid(), Relaxed);
         (*mp).errno_addr = os::errno_ptr();
-        (*mp).statfd.store(os::open_task_stat(os::gettid()), Relaxed);
+        (*mp)
+            .statfd
+            .store(os::open_task_stat(os::gettid()), Relaxed);
         crate::sched::cxa::minit(mp);
         let ss = libc::stack_t {
             ss_sp: (*mp).gsignal.lo as *mut c_void,

@@ -137,7 +137,10 @@ impl P {
     /// A fresh goroutine id from this P's batch (owner only).
     pub(crate) fn next_goid(&mut self) -> i64 {
         if self.goidcache == self.goidcacheend {
-            self.goidcache = crate::sched::sched::SCHED.goidgen.fetch_add(GOID_BATCH, Relaxed) + 1;
+            self.goidcache = crate::sched::sched::SCHED
+                .goidgen
+                .fetch_add(GOID_BATCH, Relaxed)
+                + 1;
             self.goidcacheend = self.goidcache + GOID_BATCH;
         }
         let id = self.goidcache;

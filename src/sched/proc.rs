@@ -55,10 +55,10 @@ use crate::sched::checkdead::{checkdead, MainState, MainWait};
 use crate::sched::cxa;
 use crate::sched::g::{GStatus, G};
 use crate::sched::m::{ctx, Ctx, LockedWait, UnlockFn, M};
-use crate::sched::syscall::{enter, leave};
 use crate::sched::p::{bump, PStatus, P};
 use crate::sched::sched::{gfget, gfput, SchedLocked, SCHED};
 use crate::sched::schedinit::ensure_started;
+use crate::sched::syscall::{enter, leave};
 use core::ptr::null_mut;
 use core::sync::atomic::Ordering::*;
 use libc::c_void;
@@ -443,8 +443,12 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
                 if (*pp).retiring() {
                     releasep(mp);
                     s.pidleput(pp); // retires it: its queued Gs move to the global queue
-                    // Those Gs need an M: start one on an idle P (as injectglist does).
-                    let pp2 = if s.runq_len() != 0 { s.pidleget() } else { null_mut() };
+                                    // Those Gs need an M: start one on an idle P (as injectglist does).
+                    let pp2 = if s.runq_len() != 0 {
+                        s.pidleget()
+                    } else {
+                        null_mut()
+                    };
                     drop(s);
                     if !pp2.is_null() {
                         startm(pp2, Spin::No);
@@ -458,7 +462,9 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
             }
 
             // Fairness: now and then look at the global queue first.
-            if (*pp).schedtick.load(Relaxed).is_multiple_of(GLOBAL_TICK) && SCHED.runqsize.load(Relaxed) > 0 {
+            if (*pp).schedtick.load(Relaxed).is_multiple_of(GLOBAL_TICK)
+                && SCHED.runqsize.load(Relaxed) > 0
+            {
                 let gp = SCHED.locked().globrunqget(pp, 1);
                 if !gp.is_null() {
                     return (gp, Slice::New);
@@ -569,7 +575,8 @@ unsafe fn steal_work(mp: *mut M, pp: *mut P) -> *mut G {
                 if p2 == pp || (*p2).status.load(Relaxed) == PStatus::Dead {
                     continue;
                 }
-                let running = || (*p2).status.load(Relaxed) == PStatus::Running && !(*p2).m().is_null();
+                let running =
+                    || (*p2).status.load(Relaxed) == PStatus::Running && !(*p2).m().is_null();
                 if let Some((gp, k)) = (*pp).runq.steal(&(*p2).runq, steal_next, &running) {
                     bump(&(*pp).stats.steals, k as u64);
                     return gp;
@@ -771,7 +778,11 @@ unsafe fn newproc1(pp: *mut P, f: usize, arg: usize, main_wait: *const MainWait)
         }
         (*gp).prepare(f, arg);
         (*gp).main_wait = main_wait;
-        let goid = if pp.is_null() { SCHED.goidgen.fetch_add(1, Relaxed) + 1 } else { (*pp).next_goid() };
+        let goid = if pp.is_null() {
+            SCHED.goidgen.fetch_add(1, Relaxed) + 1
+        } else {
+            (*pp).next_goid()
+        };
         (*gp).goid.store(goid, Relaxed);
         if pp.is_null() {
             SCHED.spawned_nop.fetch_add(1, Relaxed);
@@ -789,7 +800,11 @@ pub(crate) fn newproc(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) ->
     newproc_main(f, arg, core::ptr::null())
 }
 
-fn newproc_main(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void, main_wait: *const MainWait) -> Result<i64, i32> {
+fn newproc_main(
+    f: unsafe extern "C" fn(*mut c_void),
+    arg: *mut c_void,
+    main_wait: *const MainWait,
+) -> Result<i64, i32> {
     ensure_started()?;
     let (f, arg) = (f as usize, arg as usize);
     let c = enter();
@@ -889,7 +904,9 @@ pub(crate) fn gopark(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(),
 fn running(c: Ctx) -> Option<(*mut M, *mut G)> {
     match c {
         // SAFETY: gp is the calling goroutine; its status is its own to read.
-        Ctx::G(mp, gp) if unsafe { (*gp).status.load(Relaxed) } == GStatus::Running => Some((mp, gp)),
+        Ctx::G(mp, gp) if unsafe { (*gp).status.load(Relaxed) } == GStatus::Running => {
+            Some((mp, gp))
+        }
         _ => None,
     }
 }

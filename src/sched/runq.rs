@@ -87,7 +87,12 @@ impl<T> RunQ<T> {
     /// A full ring moves half of itself plus the item to `overflow`, oldest first.
     /// # Safety
     /// Only the owner may call it. `item` is non-null and no longer used by the caller.
-    pub(crate) unsafe fn put(&self, mut item: *mut T, next: bool, overflow: &mut dyn FnMut(&[*mut T])) {
+    pub(crate) unsafe fn put(
+        &self,
+        mut item: *mut T,
+        next: bool,
+        overflow: &mut dyn FnMut(&[*mut T]),
+    ) {
         if next {
             // SeqCst (an XCHG on x86, as AcqRel would be): publishing work must come before
             // the producer's SeqCst loads in wakep ("Why both sides need a StoreLoad barrier"
@@ -128,7 +133,11 @@ impl<T> RunQ<T> {
         for (i, b) in batch.iter_mut().take(HALF).enumerate() {
             *b = self.buf[(h.wrapping_add(i as u32) % RUNQ_SIZE) as usize].load(Relaxed);
         }
-        if self.head.compare_exchange(h, h.wrapping_add(n), Release, Relaxed).is_err() {
+        if self
+            .head
+            .compare_exchange(h, h.wrapping_add(n), Release, Relaxed)
+            .is_err()
+        {
             return false;
         }
         batch[HALF] = item;
@@ -143,7 +152,12 @@ impl<T> RunQ<T> {
     pub(crate) unsafe fn get(&self) -> Option<(*mut T, bool)> {
         let next = self.next.load(Relaxed);
         // A thief may take runnext concurrently, so CAS rather than store.
-        if !next.is_null() && self.next.compare_exchange(next, null_mut(), AcqRel, Relaxed).is_ok() {
+        if !next.is_null()
+            && self
+                .next
+                .compare_exchange(next, null_mut(), AcqRel, Relaxed)
+                .is_ok()
+        {
             return Some((next, true));
         }
         loop {
@@ -154,7 +168,11 @@ impl<T> RunQ<T> {
             }
             let item = self.buf[(h % RUNQ_SIZE) as usize].load(Relaxed);
             // Release: once head passes the slot the owner may overwrite it; our read is done.
-            if self.head.compare_exchange(h, h.wrapping_add(1), Release, Relaxed).is_ok() {
+            if self
+                .head
+                .compare_exchange(h, h.wrapping_add(1), Release, Relaxed)
+                .is_ok()
+            {
                 return Some((item, false));
             }
         }
@@ -163,7 +181,13 @@ impl<T> RunQ<T> {
     /// runqgrab: copy half of `self` (at least one item, runnext only if `steal_next`) into
     /// `dst` starting at ring index `dst_head`, and return how many. `victim_running` says the
     /// victim's P is running a G (then runnext is left alone for 3 µs, see the module note).
-    fn grab(&self, dst: &RunQ<T>, dst_head: u32, steal_next: bool, victim_running: &dyn Fn() -> bool) -> u32 {
+    fn grab(
+        &self,
+        dst: &RunQ<T>,
+        dst_head: u32,
+        steal_next: bool,
+        victim_running: &dyn Fn() -> bool,
+    ) -> u32 {
         loop {
             let h = self.head.load(Acquire); // synchronize with other consumers
             let t = self.tail.load(Acquire); // synchronize with the producer
@@ -177,7 +201,11 @@ impl<T> RunQ<T> {
                             #[cfg(not(loom))]
                             crate::os::usleep(3);
                         }
-                        if self.next.compare_exchange(next, null_mut(), AcqRel, Relaxed).is_err() {
+                        if self
+                            .next
+                            .compare_exchange(next, null_mut(), AcqRel, Relaxed)
+                            .is_err()
+                        {
                             continue;
                         }
                         dst.buf[(dst_head % RUNQ_SIZE) as usize].store(next, Relaxed);
@@ -194,7 +222,11 @@ impl<T> RunQ<T> {
                 dst.buf[(dst_head.wrapping_add(i) % RUNQ_SIZE) as usize].store(item, Relaxed);
             }
             // Release: the copies are done before the victim may reuse the slots.
-            if self.head.compare_exchange(h, h.wrapping_add(n), Release, Relaxed).is_ok() {
+            if self
+                .head
+                .compare_exchange(h, h.wrapping_add(n), Release, Relaxed)
+                .is_ok()
+            {
                 return n;
             }
         }
@@ -231,7 +263,7 @@ impl<T> RunQ<T> {
     }
 }
 
-#[cfg(all(test, not(loom)))]
-mod tests;
 #[cfg(all(test, loom))]
 mod loom_tests;
+#[cfg(all(test, not(loom)))]
+mod tests;

@@ -12,11 +12,13 @@ use crate::sched::checkdead::MainWait;
 use crate::sched::g::{GQueue, G};
 use crate::sched::idle::Idle;
 use crate::sched::m::M;
-use crate::sched::p::{PStatus, P, MAX_PROCS};
+use crate::sched::p::{PStatus, MAX_PROCS, P};
 use crate::sched::runq::RUNQ_SIZE;
 use core::cell::UnsafeCell;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*};
+use core::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicI64, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering::*,
+};
 
 /// What sched.lock protects.
 pub(crate) struct SchedLocked {
@@ -121,15 +123,18 @@ pub(crate) struct Sched {
 unsafe impl Sync for Sched {}
 
 pub(crate) static SCHED: Sched = Sched {
-    lock: Mutex::new(Rank::Sched, SchedLocked {
-        runq: GQueue::new(),
-        midle: null_mut(),
-        nmidle: 0,
-        pidle: null_mut(),
-        nmidlelocked: 0,
-        preemptq: GQueue::new(),
-        qseq: 0,
-    }),
+    lock: Mutex::new(
+        Rank::Sched,
+        SchedLocked {
+            runq: GQueue::new(),
+            midle: null_mut(),
+            nmidle: 0,
+            pidle: null_mut(),
+            nmidlelocked: 0,
+            preemptq: GQueue::new(),
+            qseq: 0,
+        },
+    ),
     runqsize: AtomicU64::new(0),
     nmidle_hint: AtomicU32::new(0),
     nmsyscall_hint: AtomicU32::new(0),
@@ -147,7 +152,13 @@ pub(crate) static SCHED: Sched = Sched {
     goidgen: AtomicI64::new(0),
     stack_size: AtomicUsize::new(256 << 10),
     spawned_nop: AtomicU64::new(0),
-    gfree: Mutex::new(Rank::GFree, FreeGs { warm: GQueue::new(), cold: GQueue::new() }),
+    gfree: Mutex::new(
+        Rank::GFree,
+        FreeGs {
+            warm: GQueue::new(),
+            cold: GQueue::new(),
+        },
+    ),
     gfree_warm: AtomicU64::new(0),
     // SAFETY: an all-zero sigset_t is a valid (empty) set.
     sigmask: UnsafeCell::new(unsafe { core::mem::zeroed() }),
@@ -296,7 +307,9 @@ impl SchedLocked {
             return gp;
         }
         // SAFETY: queued Gs are live and owned by the queue (we hold sched.lock).
-        let gp = self.runq.remove_first(|g1| unsafe { !(*g1).lockedm().is_null() });
+        let gp = self
+            .runq
+            .remove_first(|g1| unsafe { !(*g1).lockedm().is_null() });
         self.sync_runqsize();
         gp
     }
@@ -357,7 +370,11 @@ impl SchedLocked {
         for _ in 1..n {
             let g1 = self.runq.pop();
             // SAFETY: we own pp (its M calls this); g1 came off the global queue.
-            unsafe { (*pp).runq.put(g1, false, &mut |_| throw!("globrunqget: local queue overflow")) };
+            unsafe {
+                (*pp).runq.put(g1, false, &mut |_| {
+                    throw!("globrunqget: local queue overflow")
+                })
+            };
         }
         self.sync_runqsize();
         gp
@@ -433,7 +450,8 @@ impl SchedLocked {
         unsafe {
             self.runq_to_global(pp);
             let mut fl = SCHED.gfree.lock();
-            fl.warm.prepend(core::mem::replace(&mut (*pp).gfree, GQueue::new()));
+            fl.warm
+                .prepend(core::mem::replace(&mut (*pp).gfree, GQueue::new()));
             (*pp).sync_gfreecnt();
             SCHED.gfree_warm.store(fl.warm.len, Relaxed);
             (*pp).status.set(PStatus::Idle, PStatus::Dead);
@@ -505,7 +523,8 @@ pub(crate) fn preempt_pressure() -> bool {
 
 /// Ms that may hold preempted goroutines now: the budget, plus one per long-running one.
 pub(crate) fn preempt_room() -> bool {
-    SCHED.npreempted.load(Relaxed) < crate::sched::template::preempt_budget() + SCHED.nlong.load(Relaxed)
+    SCHED.npreempted.load(Relaxed)
+        < crate::sched::template::preempt_budget() + SCHED.nlong.load(Relaxed)
 }
 
 /// gfput: cache a dead G (and its stack) on pp's free list.
@@ -600,7 +619,10 @@ pub(crate) fn read_stats() -> Stats {
     let mut st = Stats {
         goroutines: 0,
         procs: SCHED.gomaxprocs.load(Relaxed),
-        threads: SCHED.mcount.load(Relaxed).saturating_sub(SCHED.mcreating.load(Relaxed)),
+        threads: SCHED
+            .mcount
+            .load(Relaxed)
+            .saturating_sub(SCHED.mcreating.load(Relaxed)),
         idle_threads: SCHED.locked().nmidle,
         spinning_threads: SCHED.idle.nmspinning(),
         global_runq: SCHED.runqsize.load(Relaxed),

@@ -15,8 +15,8 @@ use crate::sched::fork;
 use crate::sched::m::{self, ctx, Ctx};
 use crate::sched::p::{PStatus, MAX_PROCS};
 use crate::sched::proc;
-use crate::sched::syscall::{enter, leave};
 use crate::sched::sched::SCHED;
+use crate::sched::syscall::{enter, leave};
 use core::sync::atomic::{AtomicU32, Ordering::*};
 
 /// Explicit settings (gmp_init); 0 = from the environment, else the default.
@@ -73,7 +73,12 @@ pub(crate) fn schedinit(cfg: Option<Config>) -> Result<(), i32> {
     // Before the state can leave NotStarted: a child forked from here on knows it is one.
     fork::register();
     loop {
-        match STATE.compare_exchange(State::NotStarted as u32, State::Starting as u32, Acquire, Acquire) {
+        match STATE.compare_exchange(
+            State::NotStarted as u32,
+            State::Starting as u32,
+            Acquire,
+            Acquire,
+        ) {
             Ok(_) => break,
             Err(s) if s == State::Started as u32 => return Err(libc::EBUSY),
             // A child forked while another thread was starting the runtime waits for nobody.
@@ -91,7 +96,9 @@ pub(crate) fn schedinit(cfg: Option<Config>) -> Result<(), i32> {
         0 => knobs::env_stack_size().unwrap_or(knobs::DEFAULT_STACK),
         n => n,
     };
-    SCHED.stack_size.store((stack + PAGE - 1) & !(PAGE - 1), Relaxed);
+    SCHED
+        .stack_size
+        .store((stack + PAGE - 1) & !(PAGE - 1), Relaxed);
     knobs::parse_gmp_debug();
     // SAFETY: no M exists yet.
     unsafe { SCHED.save_sigmask() };

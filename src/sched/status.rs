@@ -31,7 +31,10 @@ pub(crate) struct AtomicStatus<S> {
 
 impl<S: Status> AtomicStatus<S> {
     pub(crate) const fn new_raw(v: u32) -> Self {
-        AtomicStatus { v: AtomicU32::new(v), _s: PhantomData }
+        AtomicStatus {
+            v: AtomicU32::new(v),
+            _s: PhantomData,
+        }
     }
 
     /// The status now. Relaxed for racy observers (sysmon, stealers, schedtrace); Acquire
@@ -54,7 +57,9 @@ impl<S: Status> AtomicStatus<S> {
     /// previous owner published, and publishes its own writes with the new status.
     #[inline]
     pub(crate) fn try_cas(&self, from: S, to: S) -> bool {
-        self.v.compare_exchange(from.to_u32(), to.to_u32(), AcqRel, Acquire).is_ok()
+        self.v
+            .compare_exchange(from.to_u32(), to.to_u32(), AcqRel, Acquire)
+            .is_ok()
     }
 
     /// A checked read-modify-write: anything but `from` is a broken invariant.

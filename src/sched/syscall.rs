@@ -181,7 +181,10 @@ pub(crate) unsafe fn exitsyscall1(mp: *mut M, gp: *mut G) {
         (*mp).oldp = null_mut();
         // Fast path: our P is still ours to take — unless gomaxprocs retired it meanwhile
         // (then sysmon's retake hands it off, and pidleput retires it).
-        if !oldp.is_null() && !(*oldp).retiring() && (*oldp).status.try_cas(PStatus::Syscall, PStatus::Idle) {
+        if !oldp.is_null()
+            && !(*oldp).retiring()
+            && (*oldp).status.try_cas(PStatus::Syscall, PStatus::Idle)
+        {
             proc::acquirep(mp, oldp);
             (*gp).status.set(GStatus::Syscall, GStatus::Running);
             return;

@@ -33,7 +33,7 @@ use crate::sched::checkdead::{confirm_dead, DEADLOCK_GRACE_NS};
 use crate::sched::cxa;
 use crate::sched::g::GStatus;
 use crate::sched::m::{MKind, Take, M};
-use crate::sched::p::{PStatus, P, MAX_PROCS};
+use crate::sched::p::{PStatus, MAX_PROCS, P};
 use crate::sched::proc::{self, preemptone};
 use crate::sched::sched::SCHED;
 use crate::sched::template;
@@ -120,8 +120,12 @@ struct PTick {
     schedwhen: i64,
 }
 
-const PTICK0: PTick =
-    PTick { syscalltick: 0, syscallwhen: 0, schedtick: 0, schedwhen: 0 };
+const PTICK0: PTick = PTick {
+    syscalltick: 0,
+    syscallwhen: 0,
+    schedtick: 0,
+    schedwhen: 0,
+};
 
 /// sysmon's records (only the sysmon thread touches them: a static, not an allocation).
 struct Ticks(core::cell::UnsafeCell<[PTick; MAX_PROCS]>);
@@ -159,8 +163,14 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
         // Everything idle: sleep until an M takes a P (or the next schedtrace line is due).
         if SCHED.idle.npidle() == SCHED.gomaxprocs.load(SeqCst) && no_syscalls() && ntaken == 0 {
             SCHED.sysmonwait.store(true, SeqCst);
-            if SCHED.idle.npidle() == SCHED.gomaxprocs.load(SeqCst) && SCHED.runqsize.load(SeqCst) == 0 {
-                let mut wait = if trace_ms > 0 { trace_ms * 1_000_000 } else { -1 };
+            if SCHED.idle.npidle() == SCHED.gomaxprocs.load(SeqCst)
+                && SCHED.runqsize.load(SeqCst) == 0
+            {
+                let mut wait = if trace_ms > 0 {
+                    trace_ms * 1_000_000
+                } else {
+                    -1
+                };
                 let since = SCHED.dead_since.load(Relaxed);
                 if since != 0 {
                     // A deadlock candidate: wake when its grace period ends.
@@ -190,7 +200,10 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
         }
         // Work beside idle Ps with nobody looking: a thread creation failed, or its M is
         // still starting. (wakep only uses an idle M or asks the template thread.)
-        if SCHED.runqsize.load(SeqCst) != 0 && SCHED.idle.npidle() > 0 && SCHED.idle.nmspinning() == 0 {
+        if SCHED.runqsize.load(SeqCst) != 0
+            && SCHED.idle.npidle() > 0
+            && SCHED.idle.nmspinning() == 0
+        {
             proc::wakep();
         }
         template::spare_check();
@@ -386,4 +399,3 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
     }
     n
 }
-

@@ -77,7 +77,10 @@ pub(crate) fn start() -> bool {
 pub(crate) fn ensure() {
     // Not while the runtime starts: schedinit makes sysmon first (a thread limit may leave
     // room for just the first M and sysmon).
-    if STATE.load(Relaxed) == 0 && crate::sched::schedinit::started() && (WANT.load(Relaxed) != 0 || spare_wanted()) {
+    if STATE.load(Relaxed) == 0
+        && crate::sched::schedinit::started()
+        && (WANT.load(Relaxed) != 0 || spare_wanted())
+    {
         start();
     }
 }
@@ -91,7 +94,10 @@ static PENDING: AtomicU32 = AtomicU32::new(0);
 pub(crate) fn newm_request() {
     let cap = SCHED.idle.npidle().max(1);
     // Relaxed: a count; the Release below publishes the request.
-    if PENDING.fetch_update(Relaxed, Relaxed, |p| (p < cap).then_some(p + 1)).is_err() {
+    if PENDING
+        .fetch_update(Relaxed, Relaxed, |p| (p < cap).then_some(p + 1))
+        .is_err()
+    {
         return;
     }
     // Release: pairs with the template thread's Acquire swap (nothing else is published).
@@ -120,7 +126,10 @@ pub(crate) fn spare_check() {
 /// No idle M, and room in the budget — which does not count Ms whose goroutine is blocked in
 /// a syscall: those are the threads Go too makes per blocked goroutine.
 fn spare_wanted() -> bool {
-    let ms = SCHED.mcount.load(Relaxed).saturating_sub(SCHED.nmsyscall_hint.load(Relaxed));
+    let ms = SCHED
+        .mcount
+        .load(Relaxed)
+        .saturating_sub(SCHED.nmsyscall_hint.load(Relaxed));
     SCHED.nmidle_hint.load(Relaxed) == 0 && ms < thread_budget() + SCHED.nlong.load(Relaxed)
 }
 

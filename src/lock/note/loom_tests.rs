@@ -65,7 +65,10 @@ unsafe impl Sync for Shared {}
 
 impl Shared {
     fn new() -> Arc<Self> {
-        Arc::new(Shared { note: Note::new(), payload: UnsafeCell::new(0) })
+        Arc::new(Shared {
+            note: Note::new(),
+            payload: UnsafeCell::new(0),
+        })
     }
     fn write(&self, v: usize) {
         // SAFETY: only the thread about to wake the note writes, and its readers come after
@@ -146,7 +149,11 @@ fn loom_note_tsleep_timeout_vs_wakeup() {
         });
         if s.note.tsleep(2) {
             WOKE.fetch_add(1, Ordering::Relaxed);
-            assert_eq!(s.read(), 7, "tsleep said woken before the waker's write is visible");
+            assert_eq!(
+                s.read(),
+                7,
+                "tsleep said woken before the waker's write is visible"
+            );
         } else {
             TIMED_OUT.fetch_add(1, Ordering::Relaxed);
             s.note.sleep(); // the wakeup must still come through
@@ -156,7 +163,10 @@ fn loom_note_tsleep_timeout_vs_wakeup() {
         assert_eq!(s.key(), WOKEN, "the wakeup is recorded until clear");
         s.note.clear();
     });
-    assert!(WOKE.load(Ordering::Relaxed) > 0 && TIMED_OUT.load(Ordering::Relaxed) > 0, "both outcomes explored");
+    assert!(
+        WOKE.load(Ordering::Relaxed) > 0 && TIMED_OUT.load(Ordering::Relaxed) > 0,
+        "both outcomes explored"
+    );
 }
 
 /// Two threads that each set their flag, then `wake_any` the note (sysmon's wakers).
@@ -183,7 +193,10 @@ fn loom_note_wake_any_two_wakers() {
         note.sleep();
         // The Acquire that woke us read some waker's Release swap: that waker's flag store
         // happens-before these loads, so it cannot read false.
-        assert!(flags[0].load(Relaxed) || flags[1].load(Relaxed), "woken by nobody");
+        assert!(
+            flags[0].load(Relaxed) || flags[1].load(Relaxed),
+            "woken by nobody"
+        );
         for w in wakers {
             w.join().unwrap();
         }
@@ -202,7 +215,10 @@ fn loom_note_sysmon_tsleep_clear_vs_wake_any() {
         let note = Arc::new(Note::new());
         let (flags, wakers) = spawn_wake_any_pair(&note);
         if note.tsleep(2) {
-            assert!(flags[0].load(Relaxed) || flags[1].load(Relaxed), "tsleep woken by nobody");
+            assert!(
+                flags[0].load(Relaxed) || flags[1].load(Relaxed),
+                "tsleep woken by nobody"
+            );
         }
         note.clear();
         for w in wakers {
@@ -212,12 +228,18 @@ fn loom_note_sysmon_tsleep_clear_vs_wake_any() {
             CLEAR => {}
             WOKEN => {
                 PENDING.fetch_add(1, Ordering::Relaxed);
-                assert!(note.tsleep(2), "a pending wake must end the next sleep at once");
+                assert!(
+                    note.tsleep(2),
+                    "a pending wake must end the next sleep at once"
+                );
             }
             k => panic!("note left in state {k}"),
         }
     });
-    assert!(PENDING.load(Ordering::Relaxed) > 0, "a wake after the clear was explored");
+    assert!(
+        PENDING.load(Ordering::Relaxed) > 0,
+        "a wake after the clear was explored"
+    );
 }
 
 /// (d) A second `wakeup` before `clear` is a runtime bug and throws (a panic under loom).
@@ -233,7 +255,11 @@ fn loom_note_double_wakeup_throws() {
     // prints a backtrace into the captured output.)
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let msg = info.payload().downcast_ref::<String>().map(String::as_str).unwrap_or("");
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or("");
         if !msg.contains("Note::wakeup: double wakeup") {
             prev(info);
         }
@@ -247,7 +273,10 @@ fn loom_note_double_wakeup_throws() {
             })
             .collect();
         note.sleep();
-        let threw = wakers.into_iter().map(|w| w.join().unwrap() as u32).sum::<u32>();
+        let threw = wakers
+            .into_iter()
+            .map(|w| w.join().unwrap() as u32)
+            .sum::<u32>();
         assert_eq!(threw, 1, "exactly one of two wakeups must throw");
         assert_eq!(note.key.load(Relaxed), WOKEN);
     });

@@ -114,7 +114,10 @@ impl World {
         let gp = NonNull::<u8>::dangling().as_ptr();
         // SAFETY: the calling thread is P0's only owner (the spinner only reads the queue's
         // length); gp is non-null; the ring has room (it is empty).
-        unsafe { self.runq.put(gp, next, &mut |_| unreachable!("overflow of an empty ring")) };
+        unsafe {
+            self.runq
+                .put(gp, next, &mut |_| unreachable!("overflow of an empty ring"))
+        };
     }
 
     /// The spinner's re-check: P0's queue and the global queue's mirror.
@@ -179,7 +182,10 @@ fn dance(next: bool) {
         w.runqput(next);
         let claimed = w.idle.wakep();
         let saw = spinner.join().unwrap();
-        assert!(claimed || saw, "work stranded: wakep saw a spinner, the spinner saw no work");
+        assert!(
+            claimed || saw,
+            "work stranded: wakep saw a spinner, the spinner saw no work"
+        );
     });
 }
 
@@ -206,9 +212,17 @@ fn handoff(next: bool) {
         let (_saw, respun) = spinner.join().unwrap();
         assert!(started || respun, "work stranded: no M took the idle P");
         assert!(!(started && respun), "one idle P taken twice");
-        assert_eq!(w.idle.nmspinning(), 1, "nmspinning counts the one M now spinning");
+        assert_eq!(
+            w.idle.nmspinning(),
+            1,
+            "nmspinning counts the one M now spinning"
+        );
         let l = w.locked.lock().unwrap();
-        assert_eq!((l.pidle, w.idle.npidle()), (0, 0), "npidle mirrors the idle list");
+        assert_eq!(
+            (l.pidle, w.idle.npidle()),
+            (0, 0),
+            "npidle mirrors the idle list"
+        );
     });
 }
 
@@ -248,6 +262,9 @@ fn loom_idle_dance_global_queue() {
         }
         let claimed = w.idle.wakep();
         let saw = spinner.join().unwrap();
-        assert!(claimed || saw, "work stranded: wakep saw a spinner, the spinner saw no work");
+        assert!(
+            claimed || saw,
+            "work stranded: wakep saw a spinner, the spinner saw no work"
+        );
     });
 }

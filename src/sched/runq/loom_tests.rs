@@ -43,7 +43,9 @@ type Q = RunQ<Item>;
 
 /// A fresh item, written by the calling thread (the putter).
 fn new_item(id: usize, all: &mut Vec<usize>) -> *mut Item {
-    let p = Box::into_raw(Box::new(Item { val: UnsafeCell::new(TAKEN) }));
+    let p = Box::into_raw(Box::new(Item {
+        val: UnsafeCell::new(TAKEN),
+    }));
     // SAFETY: p is a fresh, unshared allocation.
     unsafe { (*p).val.with_mut(|v| *v = id) };
     all.push(p as usize);
@@ -90,7 +92,11 @@ impl<'a> Owner<'a> {
     fn put(&self, p: *mut Item, next: bool, got: &mut Vec<usize>) {
         // SAFETY: we are the queue's owner (Owner::new's contract, and Owner is !Send); p is
         // non-null, fresh from new_item and not used by us afterwards.
-        unsafe { self.0.put(p, next, &mut |b: &[*mut Item]| got.extend(b.iter().map(|&x| claim(x)))) }
+        unsafe {
+            self.0.put(p, next, &mut |b: &[*mut Item]| {
+                got.extend(b.iter().map(|&x| claim(x)))
+            })
+        }
     }
 
     /// get, claiming the item into `got`; says whether there was one.
@@ -112,7 +118,13 @@ impl<'a> Owner<'a> {
     /// Steal from `victim`, claim the returned item, then get the rest back out of our queue.
     /// Returns the count `steal` reported (0 for None). The caller must have room for half a
     /// full ring (every caller here steals into an empty queue).
-    fn steal_and_drain(&self, victim: &Q, steal_next: bool, running: bool, got: &mut Vec<usize>) -> u32 {
+    fn steal_and_drain(
+        &self,
+        victim: &Q,
+        steal_next: bool,
+        running: bool,
+        got: &mut Vec<usize>,
+    ) -> u32 {
         // SAFETY: we are the queue's owner (Owner::new's contract, and Owner is !Send); it has
         // room for RUNQ_SIZE/2 items (callers steal into an empty queue).
         let r = unsafe { self.0.steal(victim, steal_next, &|| running) };
@@ -306,7 +318,11 @@ fn loom_steal_from_a_thief() {
         let (n1, mut from1) = t1.join().unwrap();
         let mut from2 = t2.join().unwrap();
         // Thread 2's items all came out of thread 1's steal.
-        assert_eq!(from1.len() + from2.len(), n1 as usize, "steal count = items moved");
+        assert_eq!(
+            from1.len() + from2.len(),
+            n1 as usize,
+            "steal count = items moved"
+        );
         owner.drain(&mut got);
         got.append(&mut from1);
         got.append(&mut from2);

@@ -33,7 +33,10 @@ impl Items {
     fn id(&self, p: *mut u64) -> usize {
         let base = self.0.as_ptr() as usize;
         let a = p as usize;
-        assert!(a >= base && a < base + 8 * self.0.len() && (a - base).is_multiple_of(8), "foreign pointer {p:?}");
+        assert!(
+            a >= base && a < base + 8 * self.0.len() && (a - base).is_multiple_of(8),
+            "foreign pointer {p:?}"
+        );
         let i = (a - base) / 8;
         // SAFETY: p points into self.0 (checked above), which is alive and not mutably borrowed.
         assert_eq!(unsafe { *p }, i as u64);
@@ -51,7 +54,14 @@ fn q_at(start: u32) -> RunQ<u64> {
 }
 
 /// Starting indices: fresh, mid-ring, one before a ring lap, and straddling the u32 wrap.
-const STARTS: [u32; 6] = [0, 1, RUNQ_SIZE - 1, 12345, u32::MAX - RUNQ_SIZE / 2, u32::MAX];
+const STARTS: [u32; 6] = [
+    0,
+    1,
+    RUNQ_SIZE - 1,
+    12345,
+    u32::MAX - RUNQ_SIZE / 2,
+    u32::MAX,
+];
 
 fn no_overflow(_: &[*mut u64]) {
     panic!("unexpected overflow");
@@ -119,7 +129,12 @@ fn fill_levels_fifo() {
             let q = q_at(start);
             for i in 0..n {
                 put(&q, it.p(i), false);
-                assert_eq!(q.len() as usize, i + 1, "len after {} puts (start {start})", i + 1);
+                assert_eq!(
+                    q.len() as usize,
+                    i + 1,
+                    "len after {} puts (start {start})",
+                    i + 1
+                );
             }
             for i in 0..n {
                 let (p, inherit) = get(&q).expect("queue ran dry early");
@@ -207,7 +222,11 @@ fn fill_levels_runnext_only() {
                 assert_eq!(q.len() as usize, n - 1);
             }
             let got = drain_ring(&q, &it);
-            assert_eq!(got, (0..n.saturating_sub(1)).collect::<Vec<_>>(), "n={n} start {start}");
+            assert_eq!(
+                got,
+                (0..n.saturating_sub(1)).collect::<Vec<_>>(),
+                "n={n} start {start}"
+            );
         }
     }
 }
@@ -282,7 +301,10 @@ fn overflow_oldest_half_plus_new() {
         assert_eq!(calls, 1, "overflow called once (start {start})");
         let mut want: Vec<usize> = (0..HALF).collect();
         want.push(N);
-        assert_eq!(moved, want, "oldest half in order, then the new item (start {start})");
+        assert_eq!(
+            moved, want,
+            "oldest half in order, then the new item (start {start})"
+        );
         assert_eq!(q.len() as usize, N - HALF);
         let rest = drain_ring(q, it);
         assert_eq!(rest, (HALF..N).collect::<Vec<_>>());
@@ -380,10 +402,16 @@ fn random_ops_match_model() {
     let mut it = Items::new(total);
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut rnd = |m: u64| {
-        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (seed >> 33) % m
     };
-    for &(s0, s1) in &[(0, 0), (u32::MAX - 5 * RUNQ_SIZE, u32::MAX - 2), (7, u32::MAX)] {
+    for &(s0, s1) in &[
+        (0, 0),
+        (u32::MAX - 5 * RUNQ_SIZE, u32::MAX - 2),
+        (7, u32::MAX),
+    ] {
         let qs = [q_at(s0), q_at(s1)];
         let mut ms = [Model::default(), Model::default()];
         let mut out: Vec<usize> = Vec::new();
@@ -452,7 +480,10 @@ fn random_ops_match_model() {
                 assert_eq!(q.len() as usize, m.len());
             }
         }
-        assert!(batches > 10 && steals > 10, "the stream must overflow and steal often");
+        assert!(
+            batches > 10 && steals > 10,
+            "the stream must overflow and steal often"
+        );
         for (q, m) in qs.iter().zip(ms.iter_mut()) {
             while let Some((p, inh)) = get(q) {
                 assert_eq!(Some((it.id(p), inh)), m.get());
@@ -486,13 +517,25 @@ fn steal_fill_levels() {
                 }
                 let (p, cnt) = r.expect("steal from a non-empty ring");
                 assert_eq!(cnt as usize, want, "thief takes ceil(n/2), n={n}");
-                assert_eq!(it.id(p), want - 1, "returned item is the last stolen, n={n}");
+                assert_eq!(
+                    it.id(p),
+                    want - 1,
+                    "returned item is the last stolen, n={n}"
+                );
                 assert_eq!(thief.len() as usize, want - 1);
                 assert_eq!(victim.len() as usize, n / 2);
                 let from_thief = drain_ring(&thief, &it);
-                assert_eq!(from_thief, (0..want - 1).collect::<Vec<_>>(), "thief keeps order");
+                assert_eq!(
+                    from_thief,
+                    (0..want - 1).collect::<Vec<_>>(),
+                    "thief keeps order"
+                );
                 let from_victim = drain_ring(&victim, &it);
-                assert_eq!(from_victim, (want..n).collect::<Vec<_>>(), "victim keeps the newest");
+                assert_eq!(
+                    from_victim,
+                    (want..n).collect::<Vec<_>>(),
+                    "victim keeps the newest"
+                );
                 let mut all = from_thief;
                 all.push(it.id(p));
                 all.extend(from_victim);
@@ -592,7 +635,10 @@ fn steal_runnext_rules() {
                     assert_eq!(res, None, "runnext left alone without steal_next");
                     assert_eq!(asked.get(), 0);
                     assert_eq!(victim.len(), 1);
-                    assert_eq!(get(&victim).map(|(p, inh)| (it.id(p), inh)), Some((r, true)));
+                    assert_eq!(
+                        get(&victim).map(|(p, inh)| (it.id(p), inh)),
+                        Some((r, true))
+                    );
                 }
                 assert!(thief.is_empty());
                 continue;
@@ -605,7 +651,10 @@ fn steal_runnext_rules() {
             assert_eq!(victim.len() as usize, n / 2 + 1);
             let mut all = drain_ring(&thief, &it);
             all.push(it.id(p));
-            assert_eq!(get(&victim).map(|(p, inh)| (it.id(p), inh)), Some((r, true)));
+            assert_eq!(
+                get(&victim).map(|(p, inh)| (it.id(p), inh)),
+                Some((r, true))
+            );
             all.push(r);
             let rest = drain_ring(&victim, &it);
             assert_eq!(rest, (want..n).collect::<Vec<_>>());
@@ -639,13 +688,20 @@ fn stolen_items_behave_like_own() {
     let mut moved = Vec::new();
     let p2 = it.p(2 * N);
     // SAFETY: single thread; the test owns thief; p2 is non-null.
-    unsafe { thief.put(p2, false, &mut |b: &[*mut u64]| moved.extend(b.iter().map(|&x| it.id(x)))) };
+    unsafe {
+        thief.put(p2, false, &mut |b: &[*mut u64]| {
+            moved.extend(b.iter().map(|&x| it.id(x)))
+        })
+    };
     let mut want: Vec<usize> = (0..have).collect();
     want.extend(N..N + (HALF - have));
     want.push(2 * N);
     assert_eq!(moved, want);
     let rest = drain_ring(&thief, &it);
-    assert_eq!(rest, (N + (HALF - have)..N + (N - have)).collect::<Vec<_>>());
+    assert_eq!(
+        rest,
+        (N + (HALF - have)..N + (N - have)).collect::<Vec<_>>()
+    );
     let mut all: Vec<usize> = moved.into_iter().chain(rest).chain([it.id(p)]).collect();
     all.extend(drain_ring(&victim, &it));
     all.sort_unstable();

@@ -51,7 +51,11 @@ fn enter(w: &World) {
         w.owner.store(THREAD, Release);
     }
     // Using the P: it must be ours.
-    assert_eq!(w.owner.load(Acquire), THREAD, "the thread uses a P sysmon took");
+    assert_eq!(
+        w.owner.load(Acquire),
+        THREAD,
+        "the thread uses a P sysmon took"
+    );
     w.locks.store(0, Relaxed);
 }
 
@@ -64,7 +68,10 @@ fn sysmon(w: &World, recheck: bool) {
     if !*w.blocked.lock().unwrap() || w.locks.load(Relaxed) != 0 {
         return;
     }
-    if w.take.compare_exchange(FREE, TAKING, SeqCst, Relaxed).is_err() {
+    if w.take
+        .compare_exchange(FREE, TAKING, SeqCst, Relaxed)
+        .is_err()
+    {
         return;
     }
     let still = !recheck || (*w.blocked.lock().unwrap() && w.locks.load(Relaxed) == 0);
