@@ -69,4 +69,6 @@ pub(crate) mod sched {
 }
 
 #[cfg(not(loom))]
+pub use ffi::io::*;
+#[cfg(not(loom))]
 pub use ffi::{goroutine::*, runtime::*, syscall::*};

@@ -12,6 +12,7 @@
 
 // In the header's order.
 pub mod goroutine;
+pub mod io;
 pub mod runtime;
 pub mod syscall;
 

@@ -22,8 +22,11 @@
 //!
 //! | rank | lock | taken while holding |
 //! |---|---|---|
+//! | `PollDesc` | a poll descriptor's lock (netpoll/pd.rs): its list waiters, closing | nothing |
 //! | `Sched` | `sched.lock` (sched/sched.rs): global run queue, idle P and M lists | nothing |
 //! | `GFree` | `sched.gfree`: the global free-G lists | `sched.lock` (a retiring P's free Gs) |
+//! | `Timers` | a P's timer heap (time/heap.rs) | nothing |
+//! | `Timer` | one timer's state (time/timer.rs) | its heap's lock (`Timers`) |
 //! | `StackArena` | `os::stack::ARENA`: the stack arena's carve cursor | nothing |
 //! | `Persistent` | `os::persistent::PERSISTENT`: the record allocator's carve cursor | nothing |
 //!
@@ -42,10 +45,15 @@ use core::sync::atomic::{AtomicU32, Ordering::*};
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u32)]
 pub(crate) enum Rank {
-    Sched = 0,
-    GFree = 1,
-    StackArena = 2,
-    Persistent = 3,
+    /// 0: a poll descriptor's lock lives in zeroed memory (netpoll/pd.rs), so its rank must
+    /// be the all-zero value.
+    PollDesc = 0,
+    Sched = 1,
+    GFree = 2,
+    Timers = 3,
+    Timer = 4,
+    StackArena = 5,
+    Persistent = 6,
 }
 
 pub(crate) struct Mutex<T> {

@@ -67,6 +67,24 @@ pub(crate) fn osyield() {
     unsafe { libc::sched_yield() };
 }
 
+/// Sleep the thread for up to `ns` (one raw nanosleep: a signal may cut it short).
+pub(crate) fn sleep_ns(ns: i64) {
+    let ns = ns.max(0);
+    let ts = libc::timespec {
+        tv_sec: (ns / 1_000_000_000) as libc::time_t,
+        tv_nsec: (ns % 1_000_000_000) as c_long,
+    };
+    // SAFETY: ts is a valid timespec; a NULL remainder is allowed. Raw: libgmp exports
+    // nanosleep itself.
+    unsafe {
+        libc::syscall(
+            libc::SYS_nanosleep,
+            &ts as *const libc::timespec,
+            core::ptr::null_mut::<libc::timespec>(),
+        )
+    };
+}
+
 /// Monotonic nanoseconds.
 pub(crate) fn nanotime() -> i64 {
     let mut ts = libc::timespec {
@@ -76,6 +94,14 @@ pub(crate) fn nanotime() -> i64 {
     // SAFETY: ts is a valid out-pointer; CLOCK_MONOTONIC always exists (vDSO, no syscall).
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec * 1_000_000_000 + ts.tv_nsec
+}
+
+/// Unmap what `mmap_reserve` mapped.
+/// # Safety
+/// Nothing uses [addr, addr+len) any more.
+pub(crate) unsafe fn munmap(addr: *mut u8, len: usize) {
+    // SAFETY: per the contract.
+    unsafe { libc::munmap(addr as *mut libc::c_void, len) };
 }
 
 /// Anonymous private mapping with no swap reservation. None on failure.

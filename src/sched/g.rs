@@ -23,8 +23,9 @@ use crate::sched::checkdead::MainWait;
 use crate::sched::cxa::EhGlobals;
 use crate::sched::m::M;
 use crate::sched::status::{AtomicStatus, Status};
+use crate::time::timer::Timer;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::*};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u32)]
@@ -125,6 +126,20 @@ pub(crate) struct G {
     /// The goroutine's C++ exception state while it is switched out (it moves with the G, like
     /// errno): see "C++ exception state travels with the goroutine" (cxa.rs). The G's own.
     pub cxa: EhGlobals,
+    /// The G's timer: its sleep (time/), or the deadline of its netpoll wait (netpoll/). One
+    /// at a time: a goroutine waits for one thing.
+    pub timer: Timer,
+    /// When its sleep ends (time::sleep_until hands it to the park callback).
+    pub sleep_when: i64,
+    /// The netpoll wait it is in (netpoll/wait.rs): the wait's token while it waits (with
+    /// bit 0 set while its park callback still registers it), 0 when not waiting. Wakers win
+    /// the G with a CAS on it; the G's own otherwise.
+    pub pollwait: AtomicU64,
+    /// Source of tokens (the G's own).
+    pub pollseq: u64,
+    /// The wait slot (netpoll/pd.rs) it parks in, as an address; 0 for a list wait. Read by
+    /// its deadline timer.
+    pub pollslot: core::sync::atomic::AtomicUsize,
 }
 
 impl G {
@@ -161,6 +176,11 @@ impl G {
             preempt_cpu: 0,
             resume_cpu: 0,
             cxa: EhGlobals::EMPTY,
+            timer: Timer::new(),
+            sleep_when: 0,
+            pollwait: AtomicU64::new(0),
+            pollseq: 0,
+            pollslot: core::sync::atomic::AtomicUsize::new(0),
         }
     }
 

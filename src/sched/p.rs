@@ -23,6 +23,7 @@ use crate::sched::g::{GQueue, G};
 use crate::sched::m::M;
 use crate::sched::runq::RunQ;
 use crate::sched::status::{AtomicStatus, Status};
+use crate::time::heap::Timers;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicI64, AtomicPtr, AtomicU32, AtomicU64, Ordering::*};
 
@@ -85,6 +86,8 @@ pub(crate) struct P {
     pub goidcache: i64,
     pub goidcacheend: i64,
     pub stats: PStats,
+    /// This P's timers (time/heap.rs: they have their own lock).
+    pub timers: Timers,
 }
 
 // SAFETY: a P is shared between threads by pointer; every field's sync rule is documented
@@ -126,6 +129,7 @@ impl P {
             goidcache: 0,
             goidcacheend: 0,
             stats: PStats::default(),
+            timers: Timers::new(),
         })
     }
 

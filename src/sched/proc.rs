@@ -49,11 +49,12 @@
 //! preemption reuses this: a preempted G is locked to its M until resumed (preempt/).
 
 use crate::arch::{self, getm};
+use crate::netpoll;
 use crate::os;
 use crate::os::stack;
 use crate::sched::checkdead::{checkdead, MainState, MainWait};
 use crate::sched::cxa;
-use crate::sched::g::{GStatus, G};
+use crate::sched::g::{GQueue, GStatus, G};
 use crate::sched::m::{ctx, Ctx, LockedWait, UnlockFn, M};
 use crate::sched::p::{bump, PStatus, P};
 use crate::sched::sched::{gfget, gfput, SchedLocked, SCHED};
@@ -461,6 +462,9 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
                 }
             }
 
+            // This P's due timers (they ready their goroutines into our runnext).
+            (*pp).timers.check(0);
+
             // Fairness: now and then look at the global queue first.
             if (*pp).schedtick.load(Relaxed).is_multiple_of(GLOBAL_TICK)
                 && SCHED.runqsize.load(Relaxed) > 0
@@ -479,6 +483,23 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
                 let gp = SCHED.locked().globrunqget(pp, 0);
                 if !gp.is_null() {
                     return (gp, Slice::New);
+                }
+            }
+
+            // The network, without blocking, if anyone waits (Go polls before stealing).
+            let mut q = netpoll::poll_ready();
+            let gp = q.pop();
+            if !gp.is_null() {
+                inject_list(q);
+                make_runnable(gp);
+                return (gp, Slice::New);
+            }
+
+            // Other Ps' due timers: their Ms may be busy for a whole slice (Go steals timers
+            // in stealWork's last round; here always, so a non-spinning M runs them too).
+            if run_other_timers(pp) {
+                if let Some((gp, inherit)) = (*pp).runq.get() {
+                    return (gp, if inherit { Slice::Inherit } else { Slice::New });
                 }
             }
 
@@ -513,9 +534,159 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
             if SCHED.idle.npidle() == SCHED.gomaxprocs.load(Relaxed) {
                 crate::sched::sched::scavenge_stacks();
             }
+            // Block in the network poller until the earliest timer, if someone must (one M).
+            if let Some(gp) = poll_blocking(mp) {
+                return (gp, Slice::New);
+            }
+            if !(*mp).p().is_null() {
+                continue 'top;
+            }
             stopm(mp);
         }
     }
+}
+
+/// The earliest timer of any P (0 = none). Every P ever made: a retired P keeps its timers.
+fn next_timer() -> i64 {
+    let mut next = 0i64;
+    for i in 0..SCHED.nallp.load(Acquire) {
+        // SAFETY: Ps below nallp are live forever.
+        let w = unsafe { (*SCHED.p(i)).timers.wake_time() };
+        if w != 0 && (next == 0 || w < next) {
+            next = w;
+        }
+    }
+    next
+}
+
+/// Run the due timers of the Ps other than pp (whose Ms may be busy, or which are idle or
+/// retired). Their goroutines come to pp's run queue. True if any ran.
+unsafe fn run_other_timers(pp: *mut P) -> bool {
+    let mut ran = false;
+    let mut now = 0;
+    for i in 0..SCHED.nallp.load(Acquire) {
+        let p2 = SCHED.p(i);
+        // SAFETY: Ps below nallp are live forever.
+        let w = unsafe { (*p2).timers.wake_time() };
+        if p2 == pp || w == 0 {
+            continue;
+        }
+        if now == 0 {
+            now = os::nanotime();
+        }
+        if w <= now {
+            // SAFETY: as above.
+            ran |= unsafe { (*p2).timers.check(now) }.2;
+        }
+    }
+    ran
+}
+
+/// Go's findRunnable tail: an M with no P and no work blocks in the network poller until the
+/// earliest timer — if anyone waits on an fd or a timer exists, and no other M already does
+/// (then, if that one would sleep past our timer, break its wait). Returns a goroutine to
+/// run (the M holds a P then); or none, with a P (look again) or without one (sleep).
+unsafe fn poll_blocking(mp: *mut M) -> Option<*mut G> {
+    if !netpoll::inited() {
+        return None;
+    }
+    let until = next_timer();
+    if netpoll::NWAITERS.load(SeqCst) == 0 && until == 0 {
+        return None;
+    }
+    if netpoll::LASTPOLL.swap(0, SeqCst) == 0 {
+        // Another M polls: make sure it wakes in time for our timer.
+        let pu = netpoll::POLL_UNTIL.load(SeqCst);
+        if until != 0 && (pu == 0 || pu > until) {
+            netpoll::epoll::netpoll_break();
+        }
+        return None;
+    }
+    netpoll::POLL_UNTIL.store(until, SeqCst);
+    let delay = if until == 0 {
+        -1
+    } else {
+        (until - os::nanotime()).max(0)
+    };
+    let mut q = netpoll::netpoll(delay);
+    netpoll::POLL_UNTIL.store(0, SeqCst);
+    netpoll::LASTPOLL.store(os::nanotime(), SeqCst);
+    let pp = SCHED.locked().pidleget();
+    if pp.is_null() {
+        inject_list(q);
+        return None;
+    }
+    // SAFETY: pp came off the idle list: ours.
+    unsafe { acquirep(mp, pp) };
+    let gp = q.pop();
+    if gp.is_null() {
+        return None;
+    }
+    inject_list(q);
+    make_runnable(gp);
+    Some(gp)
+}
+
+/// A G whose netpoll wait or timer this M won (Waiting, ours) becomes Runnable.
+fn make_runnable(gp: *mut G) {
+    // SAFETY: gp is a G of this runtime; we own its wake-up.
+    if !unsafe { (*gp).status.try_cas(GStatus::Waiting, GStatus::Runnable) } {
+        throw!("netpoll: readied a goroutine that was not parked");
+    }
+}
+
+/// Go's injectglist for a batch of Gs whose wake-up the caller owns (Waiting): with a P, onto
+/// its run queue, waking a spinning M to share them; without one, onto the global queue, with
+/// an idle P started for each as far as there are.
+pub(crate) fn inject_list(mut q: GQueue) {
+    if q.len == 0 {
+        return;
+    }
+    let c = enter();
+    let pp = match c {
+        // SAFETY: our own M.
+        Ctx::G(mp, _) | Ctx::G0(mp) => unsafe { (*mp).p() },
+        Ctx::Thread => null_mut(),
+    };
+    if !pp.is_null() {
+        loop {
+            let gp = q.pop();
+            if gp.is_null() {
+                break;
+            }
+            make_runnable(gp);
+            // SAFETY: inside the runtime we keep our P; we own gp.
+            unsafe { runqput(pp, gp, false) };
+        }
+        wakep();
+    } else {
+        let mut n = q.len;
+        let mut s = SCHED.locked();
+        loop {
+            let gp = q.pop();
+            if gp.is_null() {
+                break;
+            }
+            make_runnable(gp);
+            s.globrunqput(gp);
+        }
+        let mut ps = [null_mut::<P>(); 8];
+        let mut k = 0;
+        while n > 0 && k < ps.len() {
+            let p2 = s.pidleget();
+            if p2.is_null() {
+                break;
+            }
+            ps[k] = p2;
+            k += 1;
+            n -= 1;
+        }
+        drop(s);
+        for &p2 in &ps[..k] {
+            startm(p2, Spin::No);
+        }
+    }
+    leave(c);
 }
 
 /// The delicate dance (step 4 of the parking protocol): a spinning M that holds no P stops
@@ -698,6 +869,9 @@ pub(crate) unsafe fn yield_global(mp: *mut M, gp: *mut G) -> ! {
     // SAFETY: per the contract; Gs on the global queues are live and owned by them.
     unsafe {
         let pp = (*mp).p();
+        // Due timers first (this path skips find_runnable): their goroutines go to our
+        // runnext, ahead of the yielder, which goes behind everything runnable.
+        (*pp).timers.check(0);
         let mut s = SCHED.locked();
         s.globrunqput(gp);
         if (*pp).runq.is_empty() && !(*pp).retiring() {

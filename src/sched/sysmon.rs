@@ -27,6 +27,7 @@
 
 use crate::debug::knobs::{SCHEDDETAIL, SCHEDTRACE_MS};
 use crate::debug::schedtrace::schedtrace;
+use crate::netpoll;
 use crate::os;
 use crate::preempt::asyncpreempt;
 use crate::sched::checkdead::{confirm_dead, DEADLOCK_GRACE_NS};
@@ -45,6 +46,10 @@ pub(crate) const FORCE_PREEMPT_NS: i64 = 10_000_000;
 /// How often sysmon nudges the template thread to look for a C++ runtime loaded since start
 /// (cxa.rs), while it is not found and any P runs.
 const CXA_POLL_NS: i64 = 100_000_000;
+/// Poll the network if nobody has for this long (Go's 10 ms).
+const NETPOLL_MAX_NS: i64 = 10_000_000;
+/// Run a P's timers from sysmon once they are this late.
+const TIMER_LATE_NS: i64 = 1_000_000;
 /// Longest sleep while some P runs: the coarse clock's resolution.
 const BUSY_MAX_DELAY_US: u32 = 1000;
 
@@ -206,10 +211,35 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
         {
             proc::wakep();
         }
+        poll_and_timers(now);
         template::spare_check();
         if trace_ms > 0 && now - last_trace >= trace_ms * 1_000_000 {
             last_trace = now;
             schedtrace(SCHEDDETAIL.load(Relaxed));
+        }
+    }
+}
+
+/// Go's sysmon: poll the network if nobody has for 10 ms (every M busy, or none idle long
+/// enough to poll), and run timers that are over 1 ms late (every M busy in a long slice):
+/// their goroutines go to the global queue (sysmon has no P).
+fn poll_and_timers(now: i64) {
+    let last = netpoll::LASTPOLL.load(Relaxed);
+    if netpoll::inited()
+        && last != 0
+        && now - last > NETPOLL_MAX_NS
+        && netpoll::LASTPOLL
+            .compare_exchange(last, now, Relaxed, Relaxed)
+            .is_ok()
+    {
+        proc::inject_list(netpoll::netpoll(0));
+    }
+    for i in 0..SCHED.nallp.load(Acquire) {
+        // SAFETY: Ps below nallp are live forever.
+        let ts = unsafe { &(*SCHED.p(i)).timers };
+        let w = ts.wake_time();
+        if w != 0 && now - w > TIMER_LATE_NS {
+            ts.check(now);
         }
     }
 }
