@@ -30,6 +30,13 @@
 
 #define HC_MAXSTEPS 64
 
+/* errno through a call the compiler cannot see into: glibc's __errno_location is `const`, so
+ * gcc keeps errno's address across calls, and after a hooked call (or any switch) the
+ * goroutine may run on another thread (api.md "What user code must know"; see
+ * t_libc_migrate). Every errno access of these tests goes through these two. */
+__attribute__((noipa, unused)) static int hc_errno(void) { return errno; }
+__attribute__((noipa, unused)) static void hc_clear_errno(void) { errno = 0; }
+
 typedef struct hc_step {
     char label[48];
     long r;
@@ -61,9 +68,9 @@ H_UNUSED static void hc_log(rec_t *rc, const char *label, long r, int err, const
 /* Log r and the current errno. */
 #define HC_LOG(rc, label, expr)                                                            \
     do {                                                                                   \
-        errno = 0;                                                                         \
+        hc_clear_errno();                                                                  \
         long hc_r_ = (long)(expr);                                                         \
-        hc_log((rc), (label), hc_r_, errno, NULL, 0);                                      \
+        hc_log((rc), (label), hc_r_, hc_errno(), NULL, 0);                                 \
     } while (0)
 
 H_UNUSED static void hc_print(const char *who, const rec_t *rc)

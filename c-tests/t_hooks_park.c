@@ -62,7 +62,7 @@ static void blocked(void *arg)
     slot_t *s = (slot_t *)arg;
     atomic_fetch_add(&announced, 1);
     int64_t t0 = h_now_ns();
-    errno = 0;
+    hc_clear_errno();
     switch (cur) {
     case K_READ: s->result = read(s->fd[0], &s->got, 1); break;
     case K_ACCEPT: s->result = accept(s->fd[0], NULL, NULL); break;
@@ -83,7 +83,7 @@ static void blocked(void *arg)
     case K_SLEEP: s->result = (long)sleep(1); break;
     default: break;
     }
-    s->err = errno;
+    s->err = hc_errno();
     s->elapsed = h_now_ns() - t0;
     wg_done(&wg);
 }
