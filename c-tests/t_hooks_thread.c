@@ -11,7 +11,8 @@
  *     helper thread writes; nanosleep(2 s) interrupted by SIGALRM (handler without
  *     SA_RESTART, sent with pthread_kill once the thread sleeps) -> -1/EINTR with rem
  *     filled in (about 2 s minus the time slept: within 200 ms below, 50 ms above). The
- *     process's thread count (/proc/self/task) is the same after all of that: the library started no thread of its own.
+ *     process's thread count (/proc/self/task) is the same after all of that: the library
+ *     started no thread of its own.
  *  2. After the runtime started (inside gmp_main), from a pthread the program creates: the
  *     same bad-fd errors; a blocking read blocks that thread in read() in the kernel and
  *     returns the data; nanosleep + SIGALRM -> EINTR with rem; and a pipe created BY A
