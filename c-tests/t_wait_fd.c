@@ -191,6 +191,9 @@ static void fd_reuse(void)
     waitarg w;
     start_waiter(&w, n, POLLIN, -1, &wg);
     CHECK(close(n) == 0, "close");
+    H_GOSCHED_UNTIL(atomic_load(&w.done), 3,
+                    "fd reuse: a goroutine waiting on fd %d still waits 3 s after it was closed",
+                    n);
     wg_wait(&wg);
     CHECK(w.result == -EBADF, "waiter on the closed fd got %d (want -EBADF)", w.result);
 
