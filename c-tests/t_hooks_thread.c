@@ -266,7 +266,14 @@ int main(int argc, char **argv)
     /* Part 1: no goroutine yet. */
     int tasks0 = hc_task_count();
     thread_calls("main thread before start");
+    /* The helper threads were joined, but an exited thread can stay listed in /proc for a
+     * moment after pthread_join returns: wait (up to 2 s) for the count to settle. A thread
+     * the library started would stay. */
     int tasks1 = hc_task_count();
+    for (int64_t dl = h_now_ns() + 2000 * MS; tasks1 != tasks0 && h_now_ns() < dl;) {
+        sched_yield();
+        tasks1 = hc_task_count();
+    }
     CHECK(tasks1 == tasks0,
           "the process had %d threads before the calls and %d after, with no goroutine started: "
           "the library started threads of its own",
