@@ -1,7 +1,9 @@
 # libgmp — build, demo, tests, benchmarks, install.
 #   make demo     build the library and run examples-c/demo.c
 #   make check    all tests: Rust unit + loom model check + C tests at GMP_MAXPROCS=1,2,8
-#                 (and at 2 against a debug build) + install check (c-tests/install_check.sh)
+#                 (and at 2 against a debug build) + the examples (examples-c/check.sh) +
+#                 hiredis/redis-server (c-tests/redis/run.sh) + install check
+#                 (c-tests/install_check.sh)
 #   make soak     the randomized storm (c-tests/t_storm.c) for long: SOAK_SECONDS (300) per run,
 #                 SOAK_SEEDS (2) fresh seeds at each of SOAK_PROCS (1 2 8), against the release
 #                 and the debug build (c-tests/soak.sh; about an hour with the defaults). A
@@ -23,7 +25,7 @@ LIBDIR  := $(CURDIR)/target/release
 CFLAGS  ?= -O2 -g -Wall -Wextra
 LINK     = -L$(LIBDIR) -Wl,-rpath,$(LIBDIR) -lgmp -lpthread
 
-.PHONY: all lib lib-debug demo check test-rust test-loom test-api test-c test-c-debug test-examples test-install header-check soak bench install uninstall clean
+.PHONY: all lib lib-debug demo check test-rust test-loom test-api test-c test-c-debug test-redis test-examples test-install header-check soak bench install uninstall clean
 
 all: lib
 
@@ -46,11 +48,20 @@ target/examples/%: examples-c/%.cpp lib
 demo: target/examples/demo
 	./target/examples/demo
 
-check: lib header-check test-api test-rust test-loom test-examples test-c test-c-debug test-install
+check: lib header-check test-api test-rust test-loom test-examples test-c test-redis test-c-debug test-install
 
-# The examples must keep building; the C++ one checks its own result.
-test-examples: target/examples/demo target/examples/lambda
+# A program built without libgmp (examples-c/preload/README.md): no -lgmp, no gmp.h.
+target/examples/sleepers: examples-c/preload/sleepers.c
+	@mkdir -p target/examples
+	$(CC) $(CFLAGS) $< -o $@ -lpthread -ldl
+
+EXAMPLES = demo lambda echo_server echo_client sleepers
+
+# The examples must keep building; the C++ one checks its own result, the I/O ones run briefly
+# (echo server + client, the LD_PRELOAD program: examples-c/check.sh).
+test-examples: $(addprefix target/examples/,$(EXAMPLES))
 	./target/examples/lambda
+	bash examples-c/check.sh $(LIBDIR) target/examples
 
 # The committed header must be what cbindgen generates from the sources.
 header-check: lib
@@ -69,6 +80,12 @@ test-loom:
 
 test-c: lib
 	bash c-tests/run.sh $(LIBDIR)
+
+# hiredis in 200 goroutines against a redis-server it starts (linked and under LD_PRELOAD), and
+# redis-cli under LD_PRELOAD: c-tests/redis/run.sh (installs redis-server and libhiredis-dev
+# with apt-get as root when missing; skips with a message where it cannot).
+test-redis: lib
+	bash c-tests/redis/run.sh $(LIBDIR)
 
 # The C suite against a debug build (debug_assert!s, status and lock-rank checks), one setting.
 test-c-debug: lib-debug

@@ -147,6 +147,16 @@ static inline void bench_run_main(gmp_fn fn, void *arg)
         bench_die("gmp_main returned %d (%s)", rc, strerror(-rc));
 }
 
+/* gmp_sleep (api.md) arrives with the timers. Declared weak here so that every benchmark still
+ * builds against a library that does not export it yet; those that need it (sleep.c, preempt.c
+ * sleep) stop with a message then (bench_need_sleep). */
+extern int gmp_sleep(int64_t ns) __attribute__((weak));
+static inline void bench_need_sleep(void)
+{
+    if (!gmp_sleep)
+        bench_die("the loaded libgmp does not export gmp_sleep (timers not merged yet)");
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* bench_wg: a WaitGroup on gmp_park/gmp_ready                                                 */
 /* ------------------------------------------------------------------------------------------ */

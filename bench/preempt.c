@@ -55,7 +55,14 @@
  *    an unbuffered channel and the crowd does a non-blocking send, which succeeds only while
  *    S waits; Go's peak threads = the process's threads at the end of the phase, as Go
  *    never destroys its Ms).
- * Usage: preempt [procs [reps [crowd]]]   (bench/run.sh runs the default at 1 P, crowd at 2 P)
+ * 5. A real timer behind spinners ("sleep N"): one goroutine calls gmp_sleep(1 ms) in a loop
+ *    for 2 s (after a 0.2 s warm-up) while N spinners (as in 1.: tight loops, no calls) share
+ *    the Ps with it; lateness of one sleep = its wall time - 1 ms. run.sh runs N = 1 and 400
+ *    at 1 P. Output, one line per repetition:
+ *    preempt_sleep procs=1 spinners=<N> wakes=<n> p50_ms=<ms> p99_ms=<ms> max_ms=<ms>
+ *    Twin: go/preempt.go sleep N (time.Sleep(time.Millisecond)).
+ * Usage: preempt [procs [reps [crowd | sleep N]]]   (bench/run.sh runs the default and
+ *        sleep 1 / sleep 400 at 1 P, crowd at 2 P)
  */
 #include "common.h"
 
@@ -439,6 +446,49 @@ static void bound(void)
     fflush(stdout);
 }
 
+/* ------------------------------------------------------------------ 5. a real timer behind spinners */
+
+/* The sleeper calls gmp_sleep(1 ms) in a loop for `dur`; lateness = wall time of one call -
+ * 1 ms (so it contains the timer's own delay, as Go's time.Sleep number does). `nspin`
+ * spinners (spinner(): a tight loop with no calls) share the Ps with it. */
+static void real_sleeper(void *arg)
+{
+    int64_t end = bench_now_ns() + *(int64_t *)arg;
+    while (bench_now_ns() < end) {
+        int64_t t0 = bench_now_ns();
+        int rc = gmp_sleep(1000000);
+        int64_t dt = bench_now_ns() - t0;
+        if (rc != 0)
+            bench_die("gmp_sleep returned %d", rc);
+        if (dt < 1000000)
+            bench_die("gmp_sleep(1 ms) returned after %" PRId64 " ns", dt);
+        if (nlat < MAXWAKES)
+            lat[nlat++] = dt - 1000000;
+    }
+    spin_stop = 1;
+    bench_wg_done(&wg);
+}
+
+static void sleep_lateness(int64_t dur, int nspin, bool print)
+{
+    spin_stop = 0;
+    nlat = 0;
+    bench_wg_init(&wg);
+    bench_wg_add(&wg, (uint64_t)nspin + 1);
+    bench_spawn(real_sleeper, &dur);
+    for (int i = 0; i < nspin; i++)
+        bench_spawn(spinner, NULL);
+    bench_wg_wait(&wg);
+    if (nlat < 1)
+        bench_die("preempt sleep: the sleeper never woke in %.1f s", dur / 1e9);
+    qsort(lat, (size_t)nlat, sizeof lat[0], cmp64);
+    if (print)
+        printf("preempt_sleep procs=%d spinners=%d wakes=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+               opts.procs, nspin, nlat, pct(lat, nlat, 0.5) / 1e6, pct(lat, nlat, 0.99) / 1e6,
+               lat[nlat - 1] / 1e6);
+    fflush(stdout);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static void one(int64_t lat_ns, int64_t cost_ns, bool print)
@@ -471,10 +521,17 @@ static void one(int64_t lat_ns, int64_t cost_ns, bool print)
 }
 
 static bool crowd_mode;
+static int sleep_spinners = -1; /* >= 0: the "sleep N" scenario */
 
 static void bench_main(void *arg)
 {
     (void)arg;
+    if (sleep_spinners >= 0) {
+        sleep_lateness(WARM_NS, sleep_spinners, false);
+        for (int r = 0; r < opts.reps; r++)
+            sleep_lateness(LAT_NS, sleep_spinners, true);
+        return;
+    }
     if (crowd_mode) {
         for (int r = 0; r < opts.reps; r++) {
             crowd();
@@ -490,11 +547,16 @@ static void bench_main(void *arg)
 int main(int argc, char **argv)
 {
     if (argc > 3) {
-        if (strcmp(argv[3], "crowd") != 0)
-            bench_die("usage: preempt [procs [reps [crowd]]]");
-        crowd_mode = true;
+        if (strcmp(argv[3], "sleep") == 0 && argc == 5) {
+            sleep_spinners = atoi(argv[4]);
+            bench_need_sleep();
+        } else if (strcmp(argv[3], "crowd") == 0 && argc == 4) {
+            crowd_mode = true;
+            calibrate(); /* before the runtime starts: this thread has the CPU to itself */
+        } else {
+            bench_die("usage: preempt [procs [reps [crowd | sleep N]]]");
+        }
         argc = 3;
-        calibrate(); /* before the runtime starts: this thread has the CPU to itself */
     }
     opts = bench_args(argc, argv);
     pthread_t mon;

@@ -38,7 +38,7 @@ mkdir -p "$OUT"
 [ -f "$LIBDIR/libgmp.so" ] || { echo "bench: $LIBDIR/libgmp.so not found (run cargo build --release)" >&2; exit 1; }
 [ -f "$ROOT/include/gmp.h" ] || { echo "bench: $ROOT/include/gmp.h not found" >&2; exit 1; }
 
-PROGS="skynet spawn gosched pingpong preempt"
+PROGS="skynet spawn gosched pingpong preempt echo sleep"
 
 # ---- build -------------------------------------------------------------------------------
 # -I/-L of this build first: Debian's GNU MP also installs gmp.h and libgmp.so.
@@ -227,6 +227,61 @@ read -r g_p99 g_max g_cost <<<"${pg:-- - -}"
 abs_row "preempt lateness p99 (ms)" "$a_p99" "$g_p99" "<=" 12 ms
 abs_row "preempt lateness max (ms)" "$a_max" "$g_max" "<=" 25 ms
 abs_row "preemption cost (us)" "$a_cost" "$g_cost" "" "" ""
+
+# ---- a real timer behind spinners (bench/preempt.c sleep N, go/preempt.go sleep N), 1 P -----
+# The sleeper calls gmp_sleep(1 ms) (Go: time.Sleep) in a loop beside N spinners; lateness
+# tails are the worst over all runs, p50 too (worst of the medians).
+SKEYS="p50_ms:max,p99_ms:max,max_ms:max"
+for nspin in 1 400; do
+    echo "bench: running sleeper with gmp_sleep(1 ms) behind $nspin spinner(s), 1 P ..." >&2
+    sa="" sg=""
+    for ((round = 1; round <= ROUNDS; round++)); do
+        RUN_ARGS=(sleep "$nspin")
+        run_best libgmp preempt 1 "$SKEYS"; sa=$(merge_results "$sa" "$RESULT" "$SKEYS")
+        if [ $HAVE_GO -eq 1 ]; then run_best go preempt 1 "$SKEYS"; sg=$(merge_results "$sg" "$RESULT" "$SKEYS"); fi
+        RUN_ARGS=()
+    done
+    read -r a50 a99 amax <<<"$sa"
+    read -r g50 g99 gmax <<<"${sg:-- - -}"
+    abs_row "sleep(1ms) behind $nspin spinner(s), 1 P: late p50 (ms)" "$a50" "$g50" "" "" ""
+    abs_row "sleep(1ms) behind $nspin spinner(s), 1 P: late p99 (ms)" "$a99" "$g99" "<=" 12 ms
+    abs_row "sleep(1ms) behind $nspin spinner(s), 1 P: late max (ms)" "$amax" "$gmax" "<=" 25 ms
+done
+
+# ---- timer precision on an idle runtime (bench/sleep.c, go/sleep.go), 1 P -----------------
+# p50: the best of the runs; p99 and max: the worst (tails).
+echo "bench: running sleep(1 ms) precision, idle, 1 P ..." >&2
+TKEYS="p50_us,p99_us:max,max_us:max"
+ta="" tg=""
+for ((round = 1; round <= ROUNDS; round++)); do
+    run_best libgmp sleep 1 "$TKEYS"; ta=$(merge_results "$ta" "$RESULT" "$TKEYS")
+    if [ $HAVE_GO -eq 1 ]; then run_best go sleep 1 "$TKEYS"; tg=$(merge_results "$tg" "$RESULT" "$TKEYS"); fi
+done
+read -r a50 a99 amax <<<"$ta"
+read -r g50 g99 gmax <<<"${tg:-- - -}"
+abs_row "sleep(1ms) idle, 1 P: late p50 (us)" "$a50" "$g50" "<=" 100 us
+abs_row "sleep(1ms) idle, 1 P: late p99 (us)" "$a99" "$g99" "<=" 1000 us
+abs_row "sleep(1ms) idle, 1 P: late max (us)" "$amax" "$gmax" "" "" ""
+
+# ---- echo round trips, 1000 connections, 2 P (bench/echo.c, go/echo.go) ---------------------
+# ns per round trip (aggregate): the best of the runs; peak threads: the worst.
+echo "bench: running echo, 1000 connections, 2 P ..." >&2
+EKEYS="ns_per_rt,threads:max"
+ea="" eg=""
+for ((round = 1; round <= ROUNDS; round++)); do
+    run_best libgmp echo 2 "$EKEYS"; ea=$(merge_results "$ea" "$RESULT" "$EKEYS")
+    if [ $HAVE_GO -eq 1 ]; then run_best go echo 2 "$EKEYS"; eg=$(merge_results "$eg" "$RESULT" "$EKEYS"); fi
+done
+read -r ea_ns ea_thr <<<"$ea"
+read -r eg_ns eg_thr <<<"${eg:-- -}"
+eratio="-" everdict=""
+if [[ $ea_ns =~ ^[0-9.]+$ ]] && [[ $eg_ns =~ ^[0-9.]+$ ]]; then
+    NTARGETS=$((NTARGETS + 1))
+    eratio=$(awk -v a="$ea_ns" -v g="$eg_ns" 'BEGIN { printf "%.2f", a / g }')
+    if awk -v r="$eratio" 'BEGIN { exit !(r <= 1.0) }'; then everdict=" met"; MET=$((MET + 1)); else everdict=" MISSED"; fi
+fi
+ROWS+=("echo 1000 conns x 100 x 64 B, 2 P (ns/round trip)|$ea_ns|$eg_ns|$eratio|<= 1.0x$everdict")
+abs_row "echo 1000 conns, 2 P: peak threads" "$ea_thr" "$eg_thr" "<=" 16 "threads"
 
 # ---- skynet with and without asynchronous preemption (libgmp only) ------------------------
 # Pairs of processes (one with, one without; the order alternates from pair to pair), each

@@ -35,7 +35,13 @@
 //	crowd procs=2 crowd_n=400 crowd_wall_ms=<ms> crowd_peak_threads=<n> crowd_wakes=<n> crowd_p50_ms=<ms> crowd_p99_ms=<ms> crowd_max_ms=<ms>
 //	bound procs=2 bound_n=1000 bound_wall_ms=<ms> bound_peak_threads=<n>
 //
-// Usage: preempt [procs [reps [crowd]]]
+// With "sleep N" (bench/preempt.c's scenario 5), per repetition after a 0.2 s warm-up: the
+// main goroutine calls time.Sleep(time.Millisecond) in a loop for 2 s while N goroutines spin
+// as in 1.; lateness of one sleep = its wall time - 1 ms:
+//
+//	preempt_sleep procs=1 spinners=<N> wakes=<n> p50_ms=<ms> p99_ms=<ms> max_ms=<ms>
+//
+// Usage: preempt [procs [reps [crowd | sleep N]]]
 package main
 
 import (
@@ -280,11 +286,58 @@ func bound(procs int) {
 		procs, boundN, float64(wall)/1e6, osThreads())
 }
 
+// sleepLateness: scenario 5 (bench/preempt.c "sleep N"): the main goroutine calls
+// time.Sleep(1 ms) in a loop for dur while nspin goroutines spin (as in lateness); lateness
+// of one sleep = its wall time - 1 ms.
+func sleepLateness(dur time.Duration, nspin int) (wakes int, p50, p99, mx float64) {
+	var stop int32
+	var wg sync.WaitGroup
+	wg.Add(nspin)
+	for i := 0; i < nspin; i++ {
+		go func() {
+			n := 0
+			for atomic.LoadInt32(&stop) == 0 {
+				n++
+			}
+			_ = n
+			wg.Done()
+		}()
+	}
+	var lat []int64
+	end := time.Now().Add(dur)
+	for time.Now().Before(end) {
+		t0 := time.Now()
+		time.Sleep(time.Millisecond)
+		lat = append(lat, int64(time.Since(t0)-time.Millisecond))
+	}
+	atomic.StoreInt32(&stop, 1)
+	wg.Wait()
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	wakes = len(lat)
+	p50 = float64(pct(lat, 0.5)) / 1e6
+	p99 = float64(pct(lat, 0.99)) / 1e6
+	mx = float64(lat[wakes-1]) / 1e6
+	return
+}
+
 func main() {
 	procs, reps := args()
+	if len(os.Args) == 5 && os.Args[3] == "sleep" {
+		nspin, err := strconv.Atoi(os.Args[4])
+		if err != nil || nspin < 0 {
+			fatal("bad spinner count %q", os.Args[4])
+		}
+		sleepLateness(warmDur, nspin)
+		for r := 0; r < reps; r++ {
+			wakes, p50, p99, mx := sleepLateness(latDur, nspin)
+			fmt.Printf("preempt_sleep procs=%d spinners=%d wakes=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+				procs, nspin, wakes, p50, p99, mx)
+		}
+		return
+	}
 	if len(os.Args) > 3 {
-		if os.Args[3] != "crowd" {
-			fatal("usage: preempt [procs [reps [crowd]]]")
+		if os.Args[3] != "crowd" || len(os.Args) != 4 {
+			fatal("usage: preempt [procs [reps [crowd | sleep N]]]")
 		}
 		calibrate()
 		for r := 0; r < reps; r++ {
