@@ -309,6 +309,10 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
         proc::dropg(mp, gp);
         (*gp).status.set(GStatus::Running, GStatus::Runnable);
         let pp = (*mp).p();
+        // Due timers count as waiting work: their goroutines go to this P's runnext, so the
+        // plan below gives the P to them (a sleeper beside a CPU-bound goroutine wakes after
+        // one slice).
+        (*pp).timers.check(0);
         let mut s = SCHED.locked();
         if (*pp).retiring() {
             // gmp_set_procs shrank past this P: it retires now (its queue goes global), and

@@ -221,8 +221,11 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
 }
 
 /// Go's sysmon: poll the network if nobody has for 10 ms (every M busy, or none idle long
-/// enough to poll), and run timers that are over 1 ms late (every M busy in a long slice):
-/// their goroutines go to the global queue (sysmon has no P).
+/// enough to poll), and run timers that are over 1 ms late on Ps that no M runs (in a
+/// syscall, retired, or idle with no M woken for them): their goroutines go to the global
+/// queue (sysmon has no P). A running P's timers wait for its next schedule, which
+/// preemption brings within a slice (worth_preempting counts them): run here, their
+/// goroutines would queue behind everything in the global queue.
 fn poll_and_timers(now: i64) {
     let last = netpoll::LASTPOLL.load(Relaxed);
     if netpoll::inited()
@@ -236,9 +239,11 @@ fn poll_and_timers(now: i64) {
     }
     for i in 0..SCHED.nallp.load(Acquire) {
         // SAFETY: Ps below nallp are live forever.
-        let ts = unsafe { &(*SCHED.p(i)).timers };
+        let pp = SCHED.p(i);
+        // SAFETY: as above.
+        let (ts, running) = unsafe { (&(*pp).timers, (*pp).status.load(Relaxed) == PStatus::Running) };
         let w = ts.wake_time();
-        if w != 0 && now - w > TIMER_LATE_NS {
+        if w != 0 && now - w > TIMER_LATE_NS && !running {
             ts.check(now);
         }
     }
@@ -300,7 +305,10 @@ fn worth_preempting(pp: *mut P) -> bool {
     if retiring {
         return true;
     }
-    if !local && SCHED.runqsize.load(Relaxed) == 0 {
+    // A due timer is a goroutine waiting for this P (gopreempt_m runs it first).
+    let w = unsafe { (*pp).timers.wake_time() };
+    let timer = w != 0 && w <= SCHED.now.load(Relaxed);
+    if !local && !timer && SCHED.runqsize.load(Relaxed) == 0 {
         return false;
     }
     if SCHED.preemptqsize.load(Relaxed) != 0 {
