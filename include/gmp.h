@@ -88,6 +88,13 @@
 // An opaque goroutine.
 typedef struct gmp_g gmp_g;
 
+// A goroutine's function.
+typedef void (*gmp_fn)(void *arg);
+
+// gmp_park's unlock function: called on the scheduler's stack once the goroutine has been
+// switched out; returning false resumes the goroutine at once.
+typedef bool (*gmp_unlock_fn)(struct gmp_g *g, void *lock);
+
 // Runtime settings for gmp_init.
 typedef struct gmp_config {
   // Number of Ps (GOMAXPROCS), at most 1024; 0 = GMP_MAXPROCS or the CPU count.
@@ -96,9 +103,6 @@ typedef struct gmp_config {
   // Each stack also reserves a 64 KiB guard region below it (address space only).
   size_t stack_size;
 } gmp_config;
-
-// A goroutine's function.
-typedef void (*gmp_fn)(void *arg);
 
 // A snapshot of the scheduler (gmp_stats_read).
 typedef struct gmp_stats {
@@ -128,43 +132,9 @@ typedef struct gmp_stats {
   uint64_t syscall_retakes;
 } gmp_stats;
 
-// gmp_park's unlock function: called on the scheduler's stack once the goroutine has been
-// switched out; returning false resumes the goroutine at once.
-typedef bool (*gmp_unlock_fn)(struct gmp_g *g, void *lock);
-
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
-
-// The version of the loaded library, as GMP_VERSION encodes it: compare it with the
-// GMP_VERSION the program was compiled with.
-uint32_t gmp_version(void);
-
-// Start the runtime with `cfg` (NULL = environment defaults). 0; -EBUSY if already started
-// (settings unchanged); -EINVAL for a bad value; -EAGAIN if no thread could be made; -EPERM in
-// a child of fork() of a process whose runtime had started.
-int gmp_init(const struct gmp_config *cfg);
-
-// Run `fn(arg)` as the main goroutine and return 0 when it returns (other goroutines keep
-// running). Thread context only: -EPERM from a goroutine; -EINVAL if `fn` is NULL. May be
-// called again later. If every goroutine is blocked with nothing that could wake one (no
-// syscall in progress, and no thread outside the runtime other than this one has ever called
-// into it), prints `gmp: fatal error: all goroutines are asleep - deadlock!` and returns
-// -EDEADLK. -EPERM in a child of fork().
-int gmp_main(gmp_fn f, void *arg);
-
-// GOMAXPROCS: set the number of Ps (n ≥ 1; more than 1024 is taken as 1024) and return the
-// previous number; n < 1 only returns the current number. When shrinking, it returns once no
-// goroutine runs on a surplus P any more (their goroutines are preempted, as Go's stop-the-
-// world does; with GMP_DEBUG=asyncpreemptoff=1 a goroutine that never yields delays it). A P
-// that another call made live again meanwhile is not surplus.
-// -EPERM in a child of fork() (also for n < 1).
-int gmp_set_procs(int n);
-
-// A snapshot of the scheduler's counters. -EINVAL for NULL. -EPERM in a child of fork()
-// (`out` is not written: the counters are the parent's, and reading them takes a lock that a
-// thread the child does not have may hold).
-int gmp_stats_read(struct gmp_stats *out);
 
 // `go fn(arg)`. Returns the new goroutine's id (> 0, unique for the life of the process);
 // -EINVAL if `fn` is NULL; -ENOMEM/-EAGAIN when no stack or thread can be had. Any context.
@@ -215,6 +185,36 @@ int gmp_lock_thread(void);
 // UnlockOSThread: undo one gmp_lock_thread. 0; -EPERM in thread context and in a child of
 // fork(); -EINVAL without a matching lock.
 int gmp_unlock_thread(void);
+
+// The version of the loaded library, as GMP_VERSION encodes it: compare it with the
+// GMP_VERSION the program was compiled with.
+uint32_t gmp_version(void);
+
+// Start the runtime with `cfg` (NULL = environment defaults). 0; -EBUSY if already started
+// (settings unchanged); -EINVAL for a bad value; -EAGAIN if no thread could be made; -EPERM in
+// a child of fork() of a process whose runtime had started.
+int gmp_init(const struct gmp_config *cfg);
+
+// Run `fn(arg)` as the main goroutine and return 0 when it returns (other goroutines keep
+// running). Thread context only: -EPERM from a goroutine; -EINVAL if `fn` is NULL. May be
+// called again later. If every goroutine is blocked with nothing that could wake one (no
+// syscall in progress, and no thread outside the runtime other than this one has ever called
+// into it), prints `gmp: fatal error: all goroutines are asleep - deadlock!` and returns
+// -EDEADLK. -EPERM in a child of fork().
+int gmp_main(gmp_fn f, void *arg);
+
+// GOMAXPROCS: set the number of Ps (n ≥ 1; more than 1024 is taken as 1024) and return the
+// previous number; n < 1 only returns the current number. When shrinking, it returns once no
+// goroutine runs on a surplus P any more (their goroutines are preempted, as Go's stop-the-
+// world does; with GMP_DEBUG=asyncpreemptoff=1 a goroutine that never yields delays it). A P
+// that another call made live again meanwhile is not surplus.
+// -EPERM in a child of fork() (also for n < 1).
+int gmp_set_procs(int n);
+
+// A snapshot of the scheduler's counters. -EINVAL for NULL. -EPERM in a child of fork()
+// (`out` is not written: the counters are the parent's, and reading them takes a lock that a
+// thread the child does not have may hold).
+int gmp_stats_read(struct gmp_stats *out);
 
 // Bracket a call that may block in the kernel: meanwhile the processor may be handed to
 // another thread (after ~20 µs). No-op in thread context and in a child of fork(). Must be
