@@ -147,7 +147,11 @@ fn setfl(fd: i32, fl: i32) -> bool {
 /// Set or clear O_NONBLOCK on `fd`'s description (raw syscalls). False if it failed.
 pub(crate) fn set_kernel_nb(fd: i32, on: bool) -> bool {
     let Some(fl) = getfl(fd) else { return false };
-    let want = if on { fl | libc::O_NONBLOCK } else { fl & !libc::O_NONBLOCK };
+    let want = if on {
+        fl | libc::O_NONBLOCK
+    } else {
+        fl & !libc::O_NONBLOCK
+    };
     want == fl || setfl(fd, want)
 }
 
@@ -174,12 +178,18 @@ fn classify(fd: i32, rec: &'static Fd) -> Option<u32> {
     let word = match st.st_mode & libc::S_IFMT {
         libc::S_IFSOCK => {
             let ty = sockopt_int(fd, libc::SO_TYPE).unwrap_or(libc::SOCK_STREAM);
-            rec.rcvtimeo.store(sockopt_timeout(fd, libc::SO_RCVTIMEO), Relaxed);
-            rec.sndtimeo.store(sockopt_timeout(fd, libc::SO_SNDTIMEO), Relaxed);
+            rec.rcvtimeo
+                .store(sockopt_timeout(fd, libc::SO_RCVTIMEO), Relaxed);
+            rec.sndtimeo
+                .store(sockopt_timeout(fd, libc::SO_SNDTIMEO), Relaxed);
             KNOWN | SOCK | ((ty as u32 & 0xff) << TYPE_SHIFT)
         }
         libc::S_IFREG | libc::S_IFDIR | libc::S_IFBLK => KNOWN | FILE,
-        // FIFOs, character devices, anonymous inodes: whatever epoll accepts.
+        // FIFOs, character devices, anonymous inodes: whatever epoll accepts. Asked only
+        // where the runtime runs in this process: a fork child must not touch the parent's
+        // epoll set (and a record made elsewhere is used by goroutines only, whose
+        // wait_until reports EPERM for an fd epoll refuses: the syscall path then).
+        _ if !super::runtime_here() => KNOWN | PIPE,
         _ => match crate::netpoll::pollable(fd) {
             Ok(()) => KNOWN | PIPE,
             Err(_) => KNOWN | FILE,
@@ -243,8 +253,8 @@ pub(crate) fn timeval_ns(tv: &libc::timeval) -> i64 {
         .saturating_add(tv.tv_usec.saturating_mul(1000))
 }
 
-/// A hooked creator made `fd` (see "Owned"). `user_nb`: created with SOCK_NONBLOCK/O_NONBLOCK
-/// (the kernel's flag is then the user's; nothing to record but the kind).
+/// A hooked creator made `fd` (see "Owned"). A SOCK_NONBLOCK/O_NONBLOCK given at creation
+/// needs no record: RT_NB is clear, so the kernel's flag is the user's.
 pub(crate) fn created(fd: i32, kind: Kind, sock_type: i32) {
     let Some(rec) = TABLE.get(fd) else { return };
     let k = match kind {

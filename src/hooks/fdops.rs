@@ -48,7 +48,12 @@ pub unsafe extern "C" fn socket(domain: c_int, ty: c_int, proto: c_int) -> c_int
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn socketpair(domain: c_int, ty: c_int, proto: c_int, sv: *mut c_int) -> c_int {
+pub unsafe extern "C" fn socketpair(
+    domain: c_int,
+    ty: c_int,
+    proto: c_int,
+    sv: *mut c_int,
+) -> c_int {
     let r = real!(Socketpair: fn(c_int, c_int, c_int, *mut c_int) -> c_int; domain, ty, proto, sv);
     if r == 0 && !off() {
         // SAFETY: the real call filled the caller's two-element array.
@@ -166,12 +171,20 @@ fn dup_onto(old: c_int, new: c_int, f: impl FnOnce() -> c_int) -> c_int {
 
 #[no_mangle]
 pub unsafe extern "C" fn dup2(old: c_int, new: c_int) -> c_int {
-    dup_onto(old, new, || real!(Dup2: fn(c_int, c_int) -> c_int; old, new))
+    dup_onto(
+        old,
+        new,
+        || real!(Dup2: fn(c_int, c_int) -> c_int; old, new),
+    )
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn dup3(old: c_int, new: c_int, flags: c_int) -> c_int {
-    dup_onto(old, new, || real!(Dup3: fn(c_int, c_int, c_int) -> c_int; old, new, flags))
+    dup_onto(
+        old,
+        new,
+        || real!(Dup3: fn(c_int, c_int, c_int) -> c_int; old, new, flags),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -213,13 +226,23 @@ fn fcntl_common(fd: c_int, cmd: c_int, arg: usize, real: impl Fn(usize) -> c_int
 /// fcntl (see "Variadic fcntl and ioctl").
 #[no_mangle]
 pub unsafe extern "C" fn fcntl(fd: c_int, cmd: c_int, arg: usize) -> c_int {
-    fcntl_common(fd, cmd, arg, |a| real!(Fcntl: vfn(c_int, c_int) -> c_int; fd, cmd, a))
+    fcntl_common(
+        fd,
+        cmd,
+        arg,
+        |a| real!(Fcntl: vfn(c_int, c_int) -> c_int; fd, cmd, a),
+    )
 }
 
 /// fcntl64 (glibc 2.28+; what `fcntl` is under _FILE_OFFSET_BITS=64 and _TIME_BITS=64).
 #[no_mangle]
 pub unsafe extern "C" fn fcntl64(fd: c_int, cmd: c_int, arg: usize) -> c_int {
-    fcntl_common(fd, cmd, arg, |a| real!(Fcntl64: vfn(c_int, c_int) -> c_int; fd, cmd, a))
+    fcntl_common(
+        fd,
+        cmd,
+        arg,
+        |a| real!(Fcntl64: vfn(c_int, c_int) -> c_int; fd, cmd, a),
+    )
 }
 
 /// ioctl (see "Variadic fcntl and ioctl"). FIONBIO on an RT_NB fd: setting it is forwarded (it
@@ -251,7 +274,13 @@ const SO_RCVTIMEO_NEW: c_int = 66;
 const SO_SNDTIMEO_NEW: c_int = 67;
 
 #[no_mangle]
-pub unsafe extern "C" fn setsockopt(fd: c_int, level: c_int, name: c_int, val: *const c_void, len: socklen_t) -> c_int {
+pub unsafe extern "C" fn setsockopt(
+    fd: c_int,
+    level: c_int,
+    name: c_int,
+    val: *const c_void,
+    len: socklen_t,
+) -> c_int {
     let r = real!(Setsockopt: fn(c_int, c_int, c_int, *const c_void, socklen_t) -> c_int; fd, level, name, val, len);
     if r != 0 || off() || level != libc::SOL_SOCKET || val.is_null() {
         return r;

@@ -66,9 +66,7 @@ fn partial(done: &Cell<usize>, e: i32) -> Res {
 /// The flags a socket write adds by itself (sock_write_iter: MSG_EOR on SOCK_SEQPACKET).
 fn write_flags(fd: c_int) -> c_int {
     match fd::state(fd) {
-        Some(s) if s.kind() == Kind::Sock && s.sock_type() == libc::SOCK_SEQPACKET => {
-            libc::MSG_EOR
-        }
+        Some(s) if s.kind() == Kind::Sock && s.sock_type() == libc::SOCK_SEQPACKET => libc::MSG_EOR,
         _ => 0,
     }
 }
@@ -80,7 +78,8 @@ fn is_stream(fd: c_int) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Single-buffer reads and writes.
 
-/// Reads into one buffer: `read`, `recv`, `recvfrom`. `waitall`: MSG_WAITALL on a stream.
+/// Reads into one buffer: `read`, `recv`, `recvfrom` (MSG_WAITALL on a stream: module note).
+#[allow(clippy::too_many_arguments)]
 unsafe fn recv_common(
     fd: c_int,
     buf: *mut c_void,
@@ -125,6 +124,7 @@ unsafe fn recv_common(
 }
 
 /// Writes from one buffer: `write`, `send`, `sendto`.
+#[allow(clippy::too_many_arguments)]
 unsafe fn send_common(
     fd: c_int,
     buf: *const c_void,
@@ -172,7 +172,18 @@ unsafe fn send_common(
 pub unsafe extern "C" fn read(fd: c_int, buf: *mut c_void, n: size_t) -> ssize_t {
     let plain = || real!(Read: fn(c_int, *mut c_void, size_t) -> ssize_t; fd, buf, n);
     // SAFETY: the caller's arguments, as libc's read takes them.
-    unsafe { recv_common(fd, buf, n, 0, core::ptr::null_mut(), core::ptr::null_mut(), true, plain) }
+    unsafe {
+        recv_common(
+            fd,
+            buf,
+            n,
+            0,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            true,
+            plain,
+        )
+    }
 }
 
 #[no_mangle]
@@ -186,7 +197,18 @@ pub unsafe extern "C" fn write(fd: c_int, buf: *const c_void, n: size_t) -> ssiz
 pub unsafe extern "C" fn recv(fd: c_int, buf: *mut c_void, n: size_t, flags: c_int) -> ssize_t {
     let plain = || real!(Recv: fn(c_int, *mut c_void, size_t, c_int) -> ssize_t; fd, buf, n, flags);
     // SAFETY: the caller's arguments, as libc's recv takes them.
-    unsafe { recv_common(fd, buf, n, flags, core::ptr::null_mut(), core::ptr::null_mut(), false, plain) }
+    unsafe {
+        recv_common(
+            fd,
+            buf,
+            n,
+            flags,
+            core::ptr::null_mut(),
+            core::ptr::null_mut(),
+            false,
+            plain,
+        )
+    }
 }
 
 #[no_mangle]
@@ -198,16 +220,15 @@ pub unsafe extern "C" fn recvfrom(
     addr: *mut sockaddr,
     alen: *mut socklen_t,
 ) -> ssize_t {
-    let plain = || {
-        real!(Recvfrom: fn(c_int, *mut c_void, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t; fd, buf, n, flags, addr, alen)
-    };
+    let plain = || real!(Recvfrom: fn(c_int, *mut c_void, size_t, c_int, *mut sockaddr, *mut socklen_t) -> ssize_t; fd, buf, n, flags, addr, alen);
     // SAFETY: the caller's arguments, as libc's recvfrom takes them.
     unsafe { recv_common(fd, buf, n, flags, addr, alen, false, plain) }
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn send(fd: c_int, buf: *const c_void, n: size_t, flags: c_int) -> ssize_t {
-    let plain = || real!(Send: fn(c_int, *const c_void, size_t, c_int) -> ssize_t; fd, buf, n, flags);
+    let plain =
+        || real!(Send: fn(c_int, *const c_void, size_t, c_int) -> ssize_t; fd, buf, n, flags);
     // SAFETY: the caller's arguments, as libc's send takes them.
     unsafe { send_common(fd, buf, n, flags, core::ptr::null(), 0, false, plain) }
 }
@@ -221,9 +242,7 @@ pub unsafe extern "C" fn sendto(
     addr: *const sockaddr,
     alen: socklen_t,
 ) -> ssize_t {
-    let plain = || {
-        real!(Sendto: fn(c_int, *const c_void, size_t, c_int, *const sockaddr, socklen_t) -> ssize_t; fd, buf, n, flags, addr, alen)
-    };
+    let plain = || real!(Sendto: fn(c_int, *const c_void, size_t, c_int, *const sockaddr, socklen_t) -> ssize_t; fd, buf, n, flags, addr, alen);
     // SAFETY: the caller's arguments, as libc's sendto takes them.
     unsafe { send_common(fd, buf, n, flags, addr, alen, false, plain) }
 }
@@ -238,7 +257,12 @@ const WINDOW: usize = 64;
 /// Returns how many entries were filled.
 /// # Safety
 /// `iov` points at `cnt` iovecs.
-unsafe fn iov_window(iov: *const iovec, cnt: usize, done: usize, out: &mut [iovec; WINDOW]) -> usize {
+unsafe fn iov_window(
+    iov: *const iovec,
+    cnt: usize,
+    done: usize,
+    out: &mut [iovec; WINDOW],
+) -> usize {
     let mut skip = done;
     let mut n = 0;
     for i in 0..cnt {
@@ -263,11 +287,18 @@ unsafe fn iov_window(iov: *const iovec, cnt: usize, done: usize, out: &mut [iove
 }
 
 /// readv, recvmsg: one try, no progress to keep (reads return what is there).
-unsafe fn recvmsg_common(fd: c_int, msg: *mut msghdr, flags: c_int, plain: impl FnMut() -> isize) -> isize {
+unsafe fn recvmsg_common(
+    fd: c_int,
+    msg: *mut msghdr,
+    flags: c_int,
+    plain: impl FnMut() -> isize,
+) -> isize {
     let attempt = |dw: bool| {
         let f = if dw { flags | DW } else { flags };
         // SAFETY: the caller's msghdr, as it passed it.
-        again(res(unsafe { libc::syscall(libc::SYS_recvmsg, fd, msg, f) } as isize))
+        again(res(
+            unsafe { libc::syscall(libc::SYS_recvmsg, fd, msg, f) } as isize
+        ))
     };
     wait::run(&op_in(fd, flags), plain, attempt, fail)
 }
@@ -299,7 +330,10 @@ unsafe fn sendmsg_common(
             // SAFETY: the caller's msghdr, as it passed it.
             res(unsafe { libc::syscall(libc::SYS_sendmsg, fd, msg, f) } as isize)
         } else {
-            let mut win = [iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; WINDOW];
+            let mut win = [iovec {
+                iov_base: core::ptr::null_mut(),
+                iov_len: 0,
+            }; WINDOW];
             // SAFETY: the caller's iov array of cnt entries.
             let n = unsafe { iov_window(iov, cnt, off, &mut win) };
             // SAFETY: a copy of the caller's msghdr; the rest of its data, without the
@@ -343,9 +377,14 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssiz
         // the engine (flip or syscall path) with no MSG_DONTWAIT form.
         let attempt = |_dw: bool| {
             // SAFETY: the caller's arguments.
-            again(res(unsafe { libc::syscall(libc::SYS_readv, fd, iov, cnt) } as isize))
+            again(res(
+                unsafe { libc::syscall(libc::SYS_readv, fd, iov, cnt) } as isize
+            ))
         };
-        let op = Op { dontwait: false, ..op_in(fd, 0) };
+        let op = Op {
+            dontwait: false,
+            ..op_in(fd, 0)
+        };
         return wait::run(&op, plain, attempt, fail);
     }
     let mut m = iov_msg(iov, cnt);
@@ -367,7 +406,10 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssi
             .fold(0usize, |a, b| a.saturating_add(b));
         let attempt = |_dw: bool| loop {
             let off = done.get();
-            let mut win = [iovec { iov_base: core::ptr::null_mut(), iov_len: 0 }; WINDOW];
+            let mut win = [iovec {
+                iov_base: core::ptr::null_mut(),
+                iov_len: 0,
+            }; WINDOW];
             let r = if off == 0 {
                 // SAFETY: the caller's arguments.
                 res(unsafe { libc::syscall(libc::SYS_writev, fd, iov, cnt) } as isize)
@@ -389,7 +431,10 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssi
                 (_, e) => return Some(partial(&done, e)),
             }
         };
-        let op = Op { dontwait: false, ..op_out(fd, 0) };
+        let op = Op {
+            dontwait: false,
+            ..op_out(fd, 0)
+        };
         return wait::run(&op, plain, attempt, |e| partial(&done, e));
     }
     let extra = write_flags(fd);
@@ -408,7 +453,6 @@ pub unsafe extern "C" fn recvmsg(fd: c_int, msg: *mut msghdr, flags: c_int) -> s
 pub unsafe extern "C" fn sendmsg(fd: c_int, msg: *const msghdr, flags: c_int) -> ssize_t {
     let plain = || real!(Sendmsg: fn(c_int, *const msghdr, c_int) -> ssize_t; fd, msg, flags);
     if msg.is_null() {
-        let plain = plain;
         return plain(); // EFAULT from libc
     }
     // SAFETY: the caller's arguments.
@@ -424,7 +468,8 @@ pub unsafe extern "C" fn recvmmsg(
     timeout: *mut libc::timespec,
 ) -> c_int {
     let plain = || {
-        real!(Recvmmsg: fn(c_int, *mut mmsghdr, c_uint, c_int, *mut libc::timespec) -> c_int; fd, vec, vlen, flags, timeout) as isize
+        real!(Recvmmsg: fn(c_int, *mut mmsghdr, c_uint, c_int, *mut libc::timespec) -> c_int; fd, vec, vlen, flags, timeout)
+            as isize
     };
     let deadline = if timeout.is_null() {
         Deadline::NEVER
@@ -432,10 +477,13 @@ pub unsafe extern "C" fn recvmmsg(
         // SAFETY: the caller's timespec (read only).
         let t = unsafe { *timeout };
         if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
-            let plain = plain;
             return plain() as c_int; // EINVAL from libc
         }
-        Deadline::after(t.tv_sec.saturating_mul(1_000_000_000).saturating_add(t.tv_nsec))
+        Deadline::after(
+            t.tv_sec
+                .saturating_mul(1_000_000_000)
+                .saturating_add(t.tv_nsec),
+        )
     };
     let got = Cell::new(0u32);
     let attempt = |dw: bool| loop {
@@ -446,7 +494,14 @@ pub unsafe extern "C" fn recvmmsg(
         let f = if dw || k > 0 { flags | DW } else { flags };
         // SAFETY: the caller's array, from the first message not yet filled.
         let r = res(unsafe {
-            libc::syscall(libc::SYS_recvmmsg, fd, vec.add(k as usize), vlen - k, f, 0usize)
+            libc::syscall(
+                libc::SYS_recvmmsg,
+                fd,
+                vec.add(k as usize),
+                vlen - k,
+                f,
+                0usize,
+            )
         } as isize);
         match r {
             (n, _) if n > 0 => {
@@ -469,37 +524,46 @@ pub unsafe extern "C" fn recvmmsg(
         k => (k as isize, 0),
     };
     if vlen == 0 {
-        let plain = plain;
         return plain() as c_int;
     }
     wait::run(&op_in(fd, flags), plain, attempt, finish) as c_int
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn sendmmsg(fd: c_int, vec: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int {
-    let plain = || real!(Sendmmsg: fn(c_int, *mut mmsghdr, c_uint, c_int) -> c_int; fd, vec, vlen, flags) as isize;
+pub unsafe extern "C" fn sendmmsg(
+    fd: c_int,
+    vec: *mut mmsghdr,
+    vlen: c_uint,
+    flags: c_int,
+) -> c_int {
+    let plain = || {
+        real!(Sendmmsg: fn(c_int, *mut mmsghdr, c_uint, c_int) -> c_int; fd, vec, vlen, flags)
+            as isize
+    };
     if vlen == 0 {
-        let plain = plain;
         return plain() as c_int;
     }
     let sent = Cell::new(0u32);
-    let attempt = |dw: bool| loop {
-        let k = sent.get();
-        let f = if dw { flags | DW } else { flags };
-        // SAFETY: the caller's array, from the first message not yet sent.
-        let r = res(unsafe { libc::syscall(libc::SYS_sendmmsg, fd, vec.add(k as usize), vlen - k, f) } as isize);
-        match r {
-            (n, _) if n > 0 => {
-                sent.set(k + n as u32);
-                if sent.get() >= vlen {
-                    return Some((sent.get() as isize, 0));
+    let attempt =
+        |dw: bool| loop {
+            let k = sent.get();
+            let f = if dw { flags | DW } else { flags };
+            // SAFETY: the caller's array, from the first message not yet sent.
+            let r = res(unsafe {
+                libc::syscall(libc::SYS_sendmmsg, fd, vec.add(k as usize), vlen - k, f)
+            } as isize);
+            match r {
+                (n, _) if n > 0 => {
+                    sent.set(k + n as u32);
+                    if sent.get() >= vlen {
+                        return Some((sent.get() as isize, 0));
+                    }
                 }
+                (_, e) if e == libc::EAGAIN => return None,
+                (_, _) if k > 0 => return Some((k as isize, 0)),
+                r => return Some(r),
             }
-            (_, e) if e == libc::EAGAIN => return None,
-            (_, _) if k > 0 => return Some((k as isize, 0)),
-            r => return Some(r),
-        }
-    };
+        };
     let finish = |e| match sent.get() {
         0 => (-1, e),
         k => (k as isize, 0),
@@ -519,23 +583,51 @@ fn file_call(mut f: impl FnMut() -> isize) -> isize {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn pread(fd: c_int, buf: *mut c_void, n: size_t, off: libc::off_t) -> ssize_t {
-    file_call(|| real!(Pread: fn(c_int, *mut c_void, size_t, libc::off_t) -> ssize_t; fd, buf, n, off))
+pub unsafe extern "C" fn pread(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    off: libc::off_t,
+) -> ssize_t {
+    file_call(
+        || real!(Pread: fn(c_int, *mut c_void, size_t, libc::off_t) -> ssize_t; fd, buf, n, off),
+    )
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn pread64(fd: c_int, buf: *mut c_void, n: size_t, off: libc::off64_t) -> ssize_t {
-    file_call(|| real!(Pread64: fn(c_int, *mut c_void, size_t, libc::off64_t) -> ssize_t; fd, buf, n, off))
+pub unsafe extern "C" fn pread64(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    off: libc::off64_t,
+) -> ssize_t {
+    file_call(
+        || real!(Pread64: fn(c_int, *mut c_void, size_t, libc::off64_t) -> ssize_t; fd, buf, n, off),
+    )
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn pwrite(fd: c_int, buf: *const c_void, n: size_t, off: libc::off_t) -> ssize_t {
-    file_call(|| real!(Pwrite: fn(c_int, *const c_void, size_t, libc::off_t) -> ssize_t; fd, buf, n, off))
+pub unsafe extern "C" fn pwrite(
+    fd: c_int,
+    buf: *const c_void,
+    n: size_t,
+    off: libc::off_t,
+) -> ssize_t {
+    file_call(
+        || real!(Pwrite: fn(c_int, *const c_void, size_t, libc::off_t) -> ssize_t; fd, buf, n, off),
+    )
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn pwrite64(fd: c_int, buf: *const c_void, n: size_t, off: libc::off64_t) -> ssize_t {
-    file_call(|| real!(Pwrite64: fn(c_int, *const c_void, size_t, libc::off64_t) -> ssize_t; fd, buf, n, off))
+pub unsafe extern "C" fn pwrite64(
+    fd: c_int,
+    buf: *const c_void,
+    n: size_t,
+    off: libc::off64_t,
+) -> ssize_t {
+    file_call(
+        || real!(Pwrite64: fn(c_int, *const c_void, size_t, libc::off64_t) -> ssize_t; fd, buf, n, off),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -566,21 +658,32 @@ unsafe fn accept_common(
         let r = res(unsafe { libc::syscall(libc::SYS_accept4, fd, addr, alen, flags) } as isize);
         again(r).map(|(r, e)| (record(r), e))
     };
-    let op = Op { dontwait: false, ..op_in(fd, 0) };
+    let op = Op {
+        dontwait: false,
+        ..op_in(fd, 0)
+    };
     wait::run(&op, plain, attempt, fail) as c_int
 }
 
 #[no_mangle]
 pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, alen: *mut socklen_t) -> c_int {
-    let plain = || real!(Accept: fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int; fd, addr, alen) as isize;
+    let plain = || {
+        real!(Accept: fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int; fd, addr, alen) as isize
+    };
     // SAFETY: the caller's arguments.
     unsafe { accept_common(fd, addr, alen, 0, plain) }
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn accept4(fd: c_int, addr: *mut sockaddr, alen: *mut socklen_t, flags: c_int) -> c_int {
+pub unsafe extern "C" fn accept4(
+    fd: c_int,
+    addr: *mut sockaddr,
+    alen: *mut socklen_t,
+    flags: c_int,
+) -> c_int {
     let plain = || {
-        real!(Accept4: fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int; fd, addr, alen, flags) as isize
+        real!(Accept4: fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int; fd, addr, alen, flags)
+            as isize
     };
     // SAFETY: the caller's arguments.
     unsafe { accept_common(fd, addr, alen, flags, plain) }
@@ -638,9 +741,14 @@ fn connect_wait(s: &fd::State, park: bool, plain: impl FnOnce() -> c_int) -> c_i
         ns => Deadline::after(ns),
     };
     let writable = || {
-        let mut p = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+        let mut p = libc::pollfd {
+            fd,
+            events: libc::POLLOUT,
+            revents: 0,
+        };
         // SAFETY: one valid pollfd, zero timeout.
-        (unsafe { libc::syscall(libc::SYS_poll, &mut p as *mut libc::pollfd, 1, 0) } > 0).then_some(())
+        (unsafe { libc::syscall(libc::SYS_poll, &mut p as *mut libc::pollfd, 1, 0) } > 0)
+            .then_some(())
     };
     let mut w = if park {
         netpoll::wait_until(&[(fd, POLLOUT)], deadline, writable)
@@ -691,7 +799,12 @@ pub(crate) fn chk_fail() -> ! {
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn __read_chk(fd: c_int, buf: *mut c_void, n: size_t, buflen: size_t) -> ssize_t {
+pub unsafe extern "C" fn __read_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    buflen: size_t,
+) -> ssize_t {
     if n > buflen {
         chk_fail();
     }
@@ -700,7 +813,13 @@ pub unsafe extern "C" fn __read_chk(fd: c_int, buf: *mut c_void, n: size_t, bufl
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn __recv_chk(fd: c_int, buf: *mut c_void, n: size_t, buflen: size_t, flags: c_int) -> ssize_t {
+pub unsafe extern "C" fn __recv_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    buflen: size_t,
+    flags: c_int,
+) -> ssize_t {
     if n > buflen {
         chk_fail();
     }
@@ -726,7 +845,13 @@ pub unsafe extern "C" fn __recvfrom_chk(
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn __pread_chk(fd: c_int, buf: *mut c_void, n: size_t, off: libc::off_t, buflen: size_t) -> ssize_t {
+pub unsafe extern "C" fn __pread_chk(
+    fd: c_int,
+    buf: *mut c_void,
+    n: size_t,
+    off: libc::off_t,
+    buflen: size_t,
+) -> ssize_t {
     if n > buflen {
         chk_fail();
     }

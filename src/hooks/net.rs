@@ -47,9 +47,9 @@ pub unsafe extern "C" fn getaddrinfo(
     hints: *const addrinfo,
     res: *mut *mut addrinfo,
 ) -> c_int {
-    resolve(|| {
-        real!(Getaddrinfo: fn(*const c_char, *const c_char, *const addrinfo, *mut *mut addrinfo) -> c_int; node, service, hints, res)
-    })
+    resolve(
+        || real!(Getaddrinfo: fn(*const c_char, *const c_char, *const addrinfo, *mut *mut addrinfo) -> c_int; node, service, hints, res),
+    )
 }
 
 #[no_mangle]
@@ -62,9 +62,9 @@ pub unsafe extern "C" fn getnameinfo(
     servlen: socklen_t,
     flags: c_int,
 ) -> c_int {
-    resolve(|| {
-        real!(Getnameinfo: fn(*const sockaddr, socklen_t, *mut c_char, socklen_t, *mut c_char, socklen_t, c_int) -> c_int; sa, salen, host, hostlen, serv, servlen, flags)
-    })
+    resolve(
+        || real!(Getnameinfo: fn(*const sockaddr, socklen_t, *mut c_char, socklen_t, *mut c_char, socklen_t, c_int) -> c_int; sa, salen, host, hostlen, serv, servlen, flags),
+    )
 }
 
 #[no_mangle]
@@ -86,9 +86,9 @@ pub unsafe extern "C" fn gethostbyname_r(
     result: *mut *mut hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    resolve(|| {
-        real!(GethostbynameR: fn(*const c_char, *mut hostent, *mut c_char, size_t, *mut *mut hostent, *mut c_int) -> c_int; name, ret, buf, buflen, result, h_errnop)
-    })
+    resolve(
+        || real!(GethostbynameR: fn(*const c_char, *mut hostent, *mut c_char, size_t, *mut *mut hostent, *mut c_int) -> c_int; name, ret, buf, buflen, result, h_errnop),
+    )
 }
 
 #[no_mangle]
@@ -101,14 +101,20 @@ pub unsafe extern "C" fn gethostbyname2_r(
     result: *mut *mut hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    resolve(|| {
-        real!(Gethostbyname2R: fn(*const c_char, c_int, *mut hostent, *mut c_char, size_t, *mut *mut hostent, *mut c_int) -> c_int; name, af, ret, buf, buflen, result, h_errnop)
-    })
+    resolve(
+        || real!(Gethostbyname2R: fn(*const c_char, c_int, *mut hostent, *mut c_char, size_t, *mut *mut hostent, *mut c_int) -> c_int; name, af, ret, buf, buflen, result, h_errnop),
+    )
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn gethostbyaddr(addr: *const c_void, len: socklen_t, ty: c_int) -> *mut hostent {
-    resolve(|| real!(Gethostbyaddr: fn(*const c_void, socklen_t, c_int) -> *mut hostent; addr, len, ty))
+pub unsafe extern "C" fn gethostbyaddr(
+    addr: *const c_void,
+    len: socklen_t,
+    ty: c_int,
+) -> *mut hostent {
+    resolve(
+        || real!(Gethostbyaddr: fn(*const c_void, socklen_t, c_int) -> *mut hostent; addr, len, ty),
+    )
 }
 
 #[no_mangle]
@@ -122,7 +128,7 @@ pub unsafe extern "C" fn gethostbyaddr_r(
     result: *mut *mut hostent,
     h_errnop: *mut c_int,
 ) -> c_int {
-    resolve(|| {
-        real!(GethostbyaddrR: fn(*const c_void, socklen_t, c_int, *mut hostent, *mut c_char, size_t, *mut *mut hostent, *mut c_int) -> c_int; addr, len, ty, ret, buf, buflen, result, h_errnop)
-    })
+    resolve(
+        || real!(GethostbyaddrR: fn(*const c_void, socklen_t, c_int, *mut hostent, *mut c_char, size_t, *mut *mut hostent, *mut c_int) -> c_int; addr, len, ty, ret, buf, buflen, result, h_errnop),
+    )
 }

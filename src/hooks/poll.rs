@@ -42,7 +42,12 @@ fn ev(events: i16) -> u32 {
 
 /// Wait on `fds` until `check` answers or `deadline`; `None` if the fds cannot be waited on
 /// here (too many, refused): the caller takes the syscall path.
-fn park_on(fds: &[(i32, u32)], deadline: Deadline, mut check: impl FnMut() -> Option<Res>, timeout: impl FnOnce() -> Res) -> Option<Res> {
+fn park_on(
+    fds: &[(i32, u32)],
+    deadline: Deadline,
+    mut check: impl FnMut() -> Option<Res>,
+    timeout: impl FnOnce() -> Res,
+) -> Option<Res> {
     match netpoll::wait_until(fds, deadline, &mut check) {
         Ok(r) => Some(r),
         Err(libc::ETIMEDOUT) => Some(timeout()),
@@ -69,7 +74,11 @@ fn ts_deadline(ts: *const timespec) -> Option<Deadline> {
     if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
         return None; // let libc answer EINVAL
     }
-    Some(Deadline::after(t.tv_sec.saturating_mul(1_000_000_000).saturating_add(t.tv_nsec)))
+    Some(Deadline::after(
+        t.tv_sec
+            .saturating_mul(1_000_000_000)
+            .saturating_add(t.tv_nsec),
+    ))
 }
 
 fn is_zero(d: Deadline) -> bool {
@@ -92,11 +101,21 @@ fn poll_park(fds: *mut pollfd, n: nfds_t, deadline: Deadline) -> Option<isize> {
             k += 1;
         }
     }
-    let zero = timespec { tv_sec: 0, tv_nsec: 0 };
+    let zero = timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     let check = || {
         // SAFETY: the caller's array; a zero timeout, no mask.
         let r = res(unsafe {
-            libc::syscall(libc::SYS_ppoll, fds, n, &zero as *const timespec, 0usize, 8usize)
+            libc::syscall(
+                libc::SYS_ppoll,
+                fds,
+                n,
+                &zero as *const timespec,
+                0usize,
+                8usize,
+            )
         } as isize);
         (r.0 != 0).then_some(r)
     };
@@ -114,7 +133,12 @@ pub unsafe extern "C" fn poll(fds: *mut pollfd, n: nfds_t, timeout: c_int) -> c_
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn ppoll(fds: *mut pollfd, n: nfds_t, ts: *const timespec, mask: *const sigset_t) -> c_int {
+pub unsafe extern "C" fn ppoll(
+    fds: *mut pollfd,
+    n: nfds_t,
+    ts: *const timespec,
+    mask: *const sigset_t,
+) -> c_int {
     let plain = || real!(Ppoll: fn(*mut pollfd, nfds_t, *const timespec, *const sigset_t) -> c_int; fds, n, ts, mask);
     if !goroutine() {
         return plain();
@@ -122,7 +146,9 @@ pub unsafe extern "C" fn ppoll(fds: *mut pollfd, n: nfds_t, ts: *const timespec,
     if !mask.is_null() {
         return syscall_path(plain);
     }
-    let Some(deadline) = ts_deadline(ts) else { return plain() };
+    let Some(deadline) = ts_deadline(ts) else {
+        return plain();
+    };
     if is_zero(deadline) {
         return plain();
     }
@@ -131,7 +157,13 @@ pub unsafe extern "C" fn ppoll(fds: *mut pollfd, n: nfds_t, ts: *const timespec,
 
 /// select/pselect's goroutine path: checks on copies of the sets, results copied back.
 /// None: take the syscall path.
-unsafe fn select_park(nfds: c_int, r: *mut fd_set, w: *mut fd_set, e: *mut fd_set, deadline: Deadline) -> Option<isize> {
+unsafe fn select_park(
+    nfds: c_int,
+    r: *mut fd_set,
+    w: *mut fd_set,
+    e: *mut fd_set,
+    deadline: Deadline,
+) -> Option<isize> {
     if !(0..=libc::FD_SETSIZE as c_int).contains(&nfds) {
         return None;
     }
@@ -158,9 +190,8 @@ unsafe fn select_park(nfds: c_int, r: *mut fd_set, w: *mut fd_set, e: *mut fd_se
         }
     }
     // SAFETY: fd_set is plain data; copies of the caller's sets (or zero where it gave none).
-    let orig: [fd_set; 3] = unsafe {
-        [r, w, e].map(|s| if s.is_null() { core::mem::zeroed() } else { *s })
-    };
+    let orig: [fd_set; 3] =
+        unsafe { [r, w, e].map(|s| if s.is_null() { core::mem::zeroed() } else { *s }) };
     let check = || {
         let mut c = orig;
         let ptr = |i: usize, s: *mut fd_set, c: &mut [fd_set; 3]| {
@@ -171,10 +202,21 @@ unsafe fn select_park(nfds: c_int, r: *mut fd_set, w: *mut fd_set, e: *mut fd_se
             }
         };
         let (pr, pw, pe) = (ptr(0, r, &mut c), ptr(1, w, &mut c), ptr(2, e, &mut c));
-        let zero = timespec { tv_sec: 0, tv_nsec: 0 };
+        let zero = timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: copies of the caller's sets; a zero timeout, no mask.
         let n = res(unsafe {
-            libc::syscall(libc::SYS_pselect6, nfds, pr, pw, pe, &zero as *const timespec, 0usize)
+            libc::syscall(
+                libc::SYS_pselect6,
+                nfds,
+                pr,
+                pw,
+                pe,
+                &zero as *const timespec,
+                0usize,
+            )
         } as isize);
         if n.0 == 0 {
             return None;
@@ -202,7 +244,13 @@ unsafe fn select_park(nfds: c_int, r: *mut fd_set, w: *mut fd_set, e: *mut fd_se
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn select(nfds: c_int, r: *mut fd_set, w: *mut fd_set, e: *mut fd_set, tv: *mut timeval) -> c_int {
+pub unsafe extern "C" fn select(
+    nfds: c_int,
+    r: *mut fd_set,
+    w: *mut fd_set,
+    e: *mut fd_set,
+    tv: *mut timeval,
+) -> c_int {
     let plain = || real!(Select: fn(c_int, *mut fd_set, *mut fd_set, *mut fd_set, *mut timeval) -> c_int; nfds, r, w, e, tv);
     if !goroutine() {
         return plain();
@@ -241,16 +289,16 @@ pub unsafe extern "C" fn pselect(
     ts: *const timespec,
     mask: *const sigset_t,
 ) -> c_int {
-    let plain = || {
-        real!(Pselect: fn(c_int, *mut fd_set, *mut fd_set, *mut fd_set, *const timespec, *const sigset_t) -> c_int; nfds, r, w, e, ts, mask)
-    };
+    let plain = || real!(Pselect: fn(c_int, *mut fd_set, *mut fd_set, *mut fd_set, *const timespec, *const sigset_t) -> c_int; nfds, r, w, e, ts, mask);
     if !goroutine() {
         return plain();
     }
     if !mask.is_null() {
         return syscall_path(plain);
     }
-    let Some(deadline) = ts_deadline(ts) else { return plain() };
+    let Some(deadline) = ts_deadline(ts) else {
+        return plain();
+    };
     if is_zero(deadline) {
         return plain();
     }
@@ -261,22 +309,35 @@ pub unsafe extern "C" fn pselect(
     }
 }
 
-fn epoll_park(epfd: c_int, events: *mut libc::epoll_event, max: c_int, deadline: Deadline) -> Option<isize> {
+fn epoll_park(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    max: c_int,
+    deadline: Deadline,
+) -> Option<isize> {
     let check = || {
         // SAFETY: the caller's buffer of `max` events; zero timeout, no mask.
-        let r = res(unsafe { libc::syscall(libc::SYS_epoll_pwait, epfd, events, max, 0, 0usize, 8usize) } as isize);
+        let r = res(unsafe {
+            libc::syscall(libc::SYS_epoll_pwait, epfd, events, max, 0, 0usize, 8usize)
+        } as isize);
         (r.0 != 0).then_some(r)
     };
     park_on(&[(epfd, POLLIN)], deadline, check, || (0, 0)).map(ret)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn epoll_wait(epfd: c_int, events: *mut libc::epoll_event, max: c_int, timeout: c_int) -> c_int {
+pub unsafe extern "C" fn epoll_wait(
+    epfd: c_int,
+    events: *mut libc::epoll_event,
+    max: c_int,
+    timeout: c_int,
+) -> c_int {
     let plain = || real!(EpollWait: fn(c_int, *mut libc::epoll_event, c_int, c_int) -> c_int; epfd, events, max, timeout);
     if timeout == 0 || max <= 0 || !goroutine() {
         return plain();
     }
-    epoll_park(epfd, events, max, ms_deadline(timeout)).map_or_else(|| syscall_path(plain), |r| r as c_int)
+    epoll_park(epfd, events, max, ms_deadline(timeout))
+        .map_or_else(|| syscall_path(plain), |r| r as c_int)
 }
 
 #[no_mangle]
@@ -287,20 +348,24 @@ pub unsafe extern "C" fn epoll_pwait(
     timeout: c_int,
     mask: *const sigset_t,
 ) -> c_int {
-    let plain = || {
-        real!(EpollPwait: fn(c_int, *mut libc::epoll_event, c_int, c_int, *const sigset_t) -> c_int; epfd, events, max, timeout, mask)
-    };
+    let plain = || real!(EpollPwait: fn(c_int, *mut libc::epoll_event, c_int, c_int, *const sigset_t) -> c_int; epfd, events, max, timeout, mask);
     if timeout == 0 || max <= 0 || !goroutine() {
         return plain();
     }
     if !mask.is_null() {
         return syscall_path(plain);
     }
-    epoll_park(epfd, events, max, ms_deadline(timeout)).map_or_else(|| syscall_path(plain), |r| r as c_int)
+    epoll_park(epfd, events, max, ms_deadline(timeout))
+        .map_or_else(|| syscall_path(plain), |r| r as c_int)
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn __poll_chk(fds: *mut pollfd, n: nfds_t, timeout: c_int, fdslen: usize) -> c_int {
+pub unsafe extern "C" fn __poll_chk(
+    fds: *mut pollfd,
+    n: nfds_t,
+    timeout: c_int,
+    fdslen: usize,
+) -> c_int {
     if fdslen / core::mem::size_of::<pollfd>() < n as usize {
         super::io::chk_fail();
     }

@@ -30,7 +30,11 @@ fn ts_ns(ts: *const timespec) -> Option<i64> {
     if t.tv_sec < 0 || !(0..1_000_000_000).contains(&t.tv_nsec) {
         return None;
     }
-    Some(t.tv_sec.saturating_mul(1_000_000_000).saturating_add(t.tv_nsec))
+    Some(
+        t.tv_sec
+            .saturating_mul(1_000_000_000)
+            .saturating_add(t.tv_nsec),
+    )
 }
 
 #[no_mangle]
@@ -44,7 +48,12 @@ pub unsafe extern "C" fn nanosleep(req: *const timespec, rem: *mut timespec) -> 
 }
 
 #[no_mangle]
-pub unsafe extern "C" fn clock_nanosleep(clk: clockid_t, flags: c_int, req: *const timespec, rem: *mut timespec) -> c_int {
+pub unsafe extern "C" fn clock_nanosleep(
+    clk: clockid_t,
+    flags: c_int,
+    req: *const timespec,
+    rem: *mut timespec,
+) -> c_int {
     let plain = || real!(ClockNanosleep: fn(clockid_t, c_int, *const timespec, *mut timespec) -> c_int; clk, flags, req, rem);
     let Some(ns) = ts_ns(req) else { return plain() };
     if !goroutine() {
@@ -54,7 +63,10 @@ pub unsafe extern "C" fn clock_nanosleep(clk: clockid_t, flags: c_int, req: *con
     let d = match clk {
         libc::CLOCK_MONOTONIC if abs => Deadline(ns),
         libc::CLOCK_REALTIME if abs => {
-            let mut now = timespec { tv_sec: 0, tv_nsec: 0 };
+            let mut now = timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
             // SAFETY: a valid out-pointer; CLOCK_REALTIME exists (vDSO).
             unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
             Deadline::after((ns - (now.tv_sec * 1_000_000_000 + now.tv_nsec)).max(0))

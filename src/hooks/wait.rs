@@ -87,7 +87,16 @@ pub(crate) fn run(
             if op.user_dontwait || s.user_nb() {
                 return plain();
             }
-            return block(op, &s, park, false, false, &mut plain, &mut attempt, &finish);
+            return block(
+                op,
+                &s,
+                park,
+                false,
+                false,
+                &mut plain,
+                &mut attempt,
+                &finish,
+            );
         }
         if !park || op.user_dontwait {
             return plain();
@@ -105,7 +114,16 @@ pub(crate) fn run(
                 if s.user_nb() {
                     return plain();
                 }
-                return block(op, &s, true, false, false, &mut plain, &mut attempt, &finish);
+                return block(
+                    op,
+                    &s,
+                    true,
+                    false,
+                    false,
+                    &mut plain,
+                    &mut attempt,
+                    &finish,
+                );
             }
         }
         return syscall_path(plain);
@@ -135,9 +153,7 @@ fn block(
         let mut user_nb: Option<bool> = (!check_user_nb).then_some(false);
         let step = || match attempt(dontwait) {
             Some(r) => Some(Ok(r)),
-            None if *user_nb.get_or_insert_with(|| s.user_nonblocking()) => {
-                Some(Err(libc::EAGAIN))
-            }
+            None if *user_nb.get_or_insert_with(|| s.user_nonblocking()) => Some(Err(libc::EAGAIN)),
             None => None,
         };
         if park {
