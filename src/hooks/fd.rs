@@ -166,6 +166,15 @@ pub(crate) fn state(fd: i32) -> Option<State> {
     Some(State { fd, word, rec })
 }
 
+/// The record of `fd` if it is known already (no classification, no allocation): enough for
+/// callers that only care whether the runtime made it non-blocking (RT_NB implies KNOWN) —
+/// plain threads, fcntl, ioctl.
+pub(crate) fn known(fd: i32) -> Option<State> {
+    let rec = TABLE.peek(fd)?;
+    let word = rec.word.load(Acquire);
+    (word & KNOWN != 0).then_some(State { fd, word, rec })
+}
+
 /// Learn what an fd the hooks never saw created is (see "Kind").
 #[cold]
 fn classify(fd: i32, rec: &'static Fd) -> Option<u32> {

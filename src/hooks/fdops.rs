@@ -197,12 +197,12 @@ fn fcntl_common(fd: c_int, cmd: c_int, arg: usize, real: impl Fn(usize) -> c_int
     match cmd {
         libc::F_GETFL => {
             let r = real(arg);
-            match fd::state(fd) {
+            match fd::known(fd) {
                 Some(s) if r >= 0 && s.rt_nb() && !s.user_nb() => r & !libc::O_NONBLOCK,
                 _ => r,
             }
         }
-        libc::F_SETFL => match fd::state(fd) {
+        libc::F_SETFL => match fd::known(fd) {
             Some(s) if s.rt_nb() => {
                 let r = real(arg | libc::O_NONBLOCK as usize);
                 if r >= 0 {
@@ -253,7 +253,7 @@ pub unsafe extern "C" fn ioctl(fd: c_int, req: c_ulong, arg: usize) -> c_int {
     if off() || req != libc::FIONBIO || arg == 0 {
         return real();
     }
-    match fd::state(fd) {
+    match fd::known(fd) {
         Some(s) if s.rt_nb() => {
             // SAFETY: FIONBIO's argument is a pointer to int (checked non-null above).
             let on = unsafe { *(arg as *const c_int) } != 0;

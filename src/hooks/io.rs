@@ -63,16 +63,27 @@ fn partial(done: &Cell<usize>, e: i32) -> Res {
     }
 }
 
+/// The fd's record as far as this caller needs it: classified for a goroutine (it decides how
+/// the call waits), only if already known for anyone else (a plain thread never pays an
+/// fstat; RT_NB records are known).
+fn record(fd: c_int) -> Option<fd::State> {
+    if goroutine() {
+        fd::state(fd)
+    } else {
+        fd::known(fd)
+    }
+}
+
 /// The flags a socket write adds by itself (sock_write_iter: MSG_EOR on SOCK_SEQPACKET).
 fn write_flags(fd: c_int) -> c_int {
-    match fd::state(fd) {
+    match record(fd) {
         Some(s) if s.kind() == Kind::Sock && s.sock_type() == libc::SOCK_SEQPACKET => libc::MSG_EOR,
         _ => 0,
     }
 }
 
 fn is_stream(fd: c_int) -> bool {
-    fd::state(fd).is_some_and(|s| s.stream())
+    record(fd).is_some_and(|s| s.stream())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -372,7 +383,7 @@ fn iov_msg(iov: *const iovec, cnt: c_int) -> msghdr {
 #[no_mangle]
 pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
     let plain = || real!(Readv: fn(c_int, *const iovec, c_int) -> ssize_t; fd, iov, cnt);
-    if cnt < 0 || off() || !fd::state(fd).is_some_and(|s| s.kind() == Kind::Sock) {
+    if cnt < 0 || off() || !record(fd).is_some_and(|s| s.kind() == Kind::Sock) {
         // Not a socket: recvmsg is not its non-blocking form; the plain readv goes through
         // the engine (flip or syscall path) with no MSG_DONTWAIT form.
         let attempt = |_dw: bool| {
@@ -396,7 +407,7 @@ pub unsafe extern "C" fn readv(fd: c_int, iov: *const iovec, cnt: c_int) -> ssiz
 pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssize_t {
     let plain = || real!(Writev: fn(c_int, *const iovec, c_int) -> ssize_t; fd, iov, cnt);
     let m = iov_msg(iov, cnt);
-    if cnt < 0 || off() || !fd::state(fd).is_some_and(|s| s.kind() == Kind::Sock) {
+    if cnt < 0 || off() || !record(fd).is_some_and(|s| s.kind() == Kind::Sock) {
         // A pipe: writev's own syscall, with the same progress rule, on a flipped fd.
         let stream = true;
         let done = Cell::new(0usize);
@@ -645,18 +656,18 @@ unsafe fn accept_common(
     if off() {
         return plain() as c_int;
     }
-    let ty = fd::state(fd).map_or(libc::SOCK_STREAM, |s| s.sock_type());
-    let record = |r: isize| {
+    let ty = record(fd).map_or(libc::SOCK_STREAM, |s| s.sock_type());
+    let note = |r: isize| {
         if r >= 0 {
             fd::created(r as c_int, Kind::Sock, ty);
         }
         r
     };
-    let plain = || record(plain());
+    let plain = || note(plain());
     let attempt = |_dw: bool| {
         // SAFETY: the caller's address out-pointers.
         let r = res(unsafe { libc::syscall(libc::SYS_accept4, fd, addr, alen, flags) } as isize);
-        again(r).map(|(r, e)| (record(r), e))
+        again(r).map(|(r, e)| (note(r), e))
     };
     let op = Op {
         dontwait: false,
@@ -699,21 +710,23 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, alen: socklen
     if off() {
         return plain();
     }
-    let park = goroutine();
-    let Some(s) = fd::state(fd) else {
-        return if park { syscall_path(plain) } else { plain() };
+    if !goroutine() {
+        return match fd::known(fd) {
+            Some(s) if s.rt_nb() && !s.user_nb() => connect_wait(&s, false, plain),
+            _ => plain(),
+        };
+    }
+    let Some(s) = record(fd) else {
+        return syscall_path(plain);
     };
     if s.kind() != Kind::Sock {
-        return if park { syscall_path(plain) } else { plain() };
+        return syscall_path(plain);
     }
     if s.rt_nb() {
         if s.user_nb() {
             return plain();
         }
-        return connect_wait(&s, park, plain);
-    }
-    if !park {
-        return plain();
+        return connect_wait(&s, true, plain);
     }
     if !s.owned() {
         return syscall_path(plain);

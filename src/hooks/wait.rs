@@ -75,31 +75,44 @@ pub(crate) fn run(
     if off() {
         return plain();
     }
-    let park = goroutine();
+    if !goroutine() {
+        // Only an fd the runtime made non-blocking needs more than the real call; such an fd
+        // is known already, so plain threads never classify (no fstat, no allocation).
+        return match fd::known(op.fd) {
+            Some(s) if s.rt_nb() && !op.user_dontwait && !s.user_nb() => block(
+                op,
+                &s,
+                false,
+                false,
+                false,
+                &mut plain,
+                &mut attempt,
+                &finish,
+            ),
+            _ => plain(),
+        };
+    }
     for _ in 0..2 {
         let Some(s) = fd::state(op.fd) else {
-            return if park { syscall_path(plain) } else { plain() };
+            return syscall_path(plain);
         };
         if s.kind() == Kind::File {
-            return if park { syscall_path(plain) } else { plain() };
+            return syscall_path(plain);
+        }
+        if op.user_dontwait || (s.rt_nb() && s.user_nb()) {
+            return plain();
         }
         if s.rt_nb() {
-            if op.user_dontwait || s.user_nb() {
-                return plain();
-            }
             return block(
                 op,
                 &s,
-                park,
+                true,
                 false,
                 false,
                 &mut plain,
                 &mut attempt,
                 &finish,
             );
-        }
-        if !park || op.user_dontwait {
-            return plain();
         }
         if op.dontwait && s.kind() == Kind::Sock {
             let r = block(op, &s, true, true, true, &mut plain, &mut attempt, &finish);
