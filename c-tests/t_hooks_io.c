@@ -17,9 +17,12 @@
  *     epoll fd with a pipe in it.
  *  7. nanosleep/usleep/clock_nanosleep(TIMER_ABSTIME) sleep at least as long, return 0.
  *  8. close while a goroutine waits in read: EBADF.
+ *  9. getaddrinfo/gethostbyname from a goroutine (syscall path); h_errno survives it.
+ * Successful calls leave errno as it was (libc's wrappers only write it on failure).
  */
 #include "harness.h"
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -48,8 +51,10 @@ static void case_pipe_read(void)
     h_spawn(writer1, NULL);
     atomic_store(&reading, 1);
     char buf[8];
+    errno = 4321;
     ssize_t n = read(p1[0], buf, sizeof buf);
     CHECK(n == 2 && buf[0] == 'a', "read = %zd", n);
+    CHECK(errno == 4321, "a successful read changed errno to %d", errno);
     CHECK(raw_getfl(p1[0]) & O_NONBLOCK, "the runtime did not make its pipe non-blocking");
     CHECK(!(fcntl(p1[0], F_GETFL) & O_NONBLOCK), "F_GETFL shows the runtime's O_NONBLOCK");
     CHECK_EQ(retakes(), r0);
@@ -169,7 +174,9 @@ static void client(void *arg)
     CHECK(c >= 0, "socket");
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = lport};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    errno = 4321;
     CHECK(connect(c, (struct sockaddr *)&a, sizeof a) == 0, "connect: errno %d", errno);
+    CHECK(errno == 4321, "a successful connect changed errno to %d", errno);
     CHECK(!(raw_getfl(c) & O_NONBLOCK), "connect left the runtime's O_NONBLOCK on");
     CHECK(write(c, "ping", 4) == 4, "write");
     char buf[4];
@@ -232,7 +239,9 @@ static void case_poll(void)
     atomic_store(&reading, 0);
     h_spawn(writer6, (void *)(intptr_t)pb[1]);
     atomic_store(&reading, 6);
+    errno = 4321;
     CHECK(poll(f, 2, -1) == 1, "poll");
+    CHECK(errno == 4321, "a successful poll changed errno to %d", errno);
     CHECK(f[0].revents == 0 && f[1].revents == POLLIN, "revents %d %d", f[0].revents, f[1].revents);
     char c;
     CHECK(read(pb[0], &c, 1) == 1, "drain");
@@ -305,6 +314,17 @@ static void case_close(void)
     close(p8[1]);
 }
 
+/* ---- 9: name resolution runs (syscall path) and keeps h_errno */
+static void case_resolve(void)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM}, *res = NULL;
+    CHECK(getaddrinfo("localhost", "80", &hints, &res) == 0 && res != NULL, "getaddrinfo");
+    freeaddrinfo(res);
+    h_errno = 0;
+    CHECK(gethostbyname("no-such-host.invalid") == NULL, "gethostbyname of an invalid name");
+    CHECK(h_errno != 0, "h_errno lost across the syscall path");
+}
+
 static void main_g(void *arg)
 {
     (void)arg;
@@ -316,6 +336,7 @@ static void main_g(void *arg)
     case_poll();
     case_sleep();
     case_close();
+    case_resolve();
 }
 
 int main(void)

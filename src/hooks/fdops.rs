@@ -31,7 +31,7 @@
 
 use super::fd::{self, Kind};
 use super::real::real;
-use super::{off, runtime_here};
+use super::{keep_errno, off, runtime_here};
 use crate::netpoll;
 use libc::{c_int, c_uint, c_ulong, c_void, socklen_t, FILE};
 
@@ -91,10 +91,14 @@ pub unsafe extern "C" fn pipe2(fds: *mut c_int, flags: c_int) -> c_int {
 // Closing.
 
 /// Close protocol around `f` for `fd` (module note).
-fn closing<R>(fd: c_int, f: impl FnOnce() -> R) -> R {
+fn closing(fd: c_int, f: impl FnOnce() -> c_int) -> c_int {
     if off() {
         return f();
     }
+    keep_errno(|r| *r >= 0, || closing1(fd, f))
+}
+
+fn closing1(fd: c_int, f: impl FnOnce() -> c_int) -> c_int {
     if runtime_here() {
         netpoll::close_with(fd, || {
             fd::forget(fd);
@@ -135,11 +139,16 @@ pub unsafe extern "C" fn close_range(lo: c_uint, hi: c_uint, flags: c_int) -> c_
         fd::forget_range(lo, hi);
         real()
     };
-    if runtime_here() {
-        netpoll::close_range_with(lo, hi, clear_and_close)
-    } else {
-        clear_and_close()
-    }
+    keep_errno(
+        |r| *r >= 0,
+        || {
+            if runtime_here() {
+                netpoll::close_range_with(lo, hi, clear_and_close)
+            } else {
+                clear_and_close()
+            }
+        },
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,6 +305,6 @@ pub unsafe extern "C" fn setsockopt(
     // SAFETY: the kernel accepted it as a timeval (the _NEW form has the same layout on
     // x86-64: two 64-bit fields).
     let tv = unsafe { *(val as *const libc::timeval) };
-    fd::set_timeout(fd, out, fd::timeval_ns(&tv));
+    keep_errno(|_| true, || fd::set_timeout(fd, out, fd::timeval_ns(&tv)));
     r
 }

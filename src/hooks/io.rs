@@ -24,7 +24,7 @@
 use super::fd::{self, Kind};
 use super::real::real;
 use super::wait::{self, again, Op};
-use super::{goroutine, off, res, ret, set_errno, syscall_path, Res};
+use super::{goroutine, keep_errno, off, res, ret, set_errno, syscall_path, Res};
 use crate::netpoll::{self, POLLOUT};
 use crate::time::Deadline;
 use core::cell::Cell;
@@ -710,6 +710,10 @@ pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, alen: socklen
     if off() {
         return plain();
     }
+    keep_errno(|r| *r == 0, || connect1(fd, plain))
+}
+
+fn connect1(fd: c_int, plain: impl FnOnce() -> c_int) -> c_int {
     if !goroutine() {
         return match fd::known(fd) {
             Some(s) if s.rt_nb() && !s.user_nb() => connect_wait(&s, false, plain),

@@ -90,6 +90,20 @@ pub(crate) fn set_errno(e: i32) {
     unsafe { *crate::os::errno_ptr() = e }
 }
 
+/// Run a hook's body keeping libc's errno contract: a call that succeeds (per `ok`) leaves
+/// errno as the caller had it — libc's wrappers write errno only on failure, while the hooks'
+/// own work (EAGAIN tries before a park, fstat/getsockopt of a classification, the netpoller's
+/// epoll_ctl in a close) may have written it, on this thread or on the one the goroutine left.
+#[inline]
+pub(crate) fn keep_errno<R>(ok: impl FnOnce(&R) -> bool, f: impl FnOnce() -> R) -> R {
+    let e0 = errno();
+    let r = f();
+    if ok(&r) {
+        set_errno(e0);
+    }
+    r
+}
+
 /// A call's return value and errno, carried across switches (the goroutine may finish on
 /// another thread: errno is set on that one, at the end).
 pub(crate) type Res = (isize, i32);

@@ -20,7 +20,7 @@
 //! - select's timeout is updated to the time not slept, as Linux does; pselect's is not.
 
 use super::real::real;
-use super::{goroutine, res, ret, syscall_path, Res};
+use super::{goroutine, keep_errno, res, ret, syscall_path, Res};
 use crate::netpoll::{self, POLLIN, POLLOUT};
 use crate::time::Deadline;
 use libc::{c_int, fd_set, nfds_t, pollfd, sigset_t, timespec, timeval};
@@ -48,13 +48,16 @@ fn park_on(
     mut check: impl FnMut() -> Option<Res>,
     timeout: impl FnOnce() -> Res,
 ) -> Option<Res> {
-    match netpoll::wait_until(fds, deadline, &mut check) {
-        Ok(r) => Some(r),
-        Err(libc::ETIMEDOUT) => Some(timeout()),
-        // Closed while waiting: the kernel's answer for it now.
-        Err(libc::EBADF) => Some(check().unwrap_or_else(timeout)),
-        Err(_) => None,
-    }
+    let ok = |r: &Option<Res>| matches!(r, Some((n, _)) if *n >= 0);
+    keep_errno(ok, || {
+        match netpoll::wait_until(fds, deadline, &mut check) {
+            Ok(r) => Some(r),
+            Err(libc::ETIMEDOUT) => Some(timeout()),
+            // Closed while waiting: the kernel's answer for it now.
+            Err(libc::EBADF) => Some(check().unwrap_or_else(timeout)),
+            Err(_) => None,
+        }
+    })
 }
 
 fn ms_deadline(timeout: c_int) -> Deadline {

@@ -18,7 +18,7 @@ use libc::{c_int, c_uint, clockid_t, timespec};
 
 /// Park for `ns`; false if the caller must sleep its thread instead.
 fn park(d: Deadline) -> bool {
-    goroutine() && sleep_until(d).is_ok()
+    goroutine() && super::keep_errno(|ok| *ok, || sleep_until(d).is_ok())
 }
 
 fn ts_ns(ts: *const timespec) -> Option<i64> {
@@ -80,7 +80,7 @@ pub unsafe extern "C" fn clock_nanosleep(
             return r;
         }
     };
-    if sleep_until(d).is_ok() {
+    if super::keep_errno(|ok| *ok, || sleep_until(d).is_ok()) {
         0
     } else {
         plain()

@@ -32,7 +32,7 @@
 //! EINTR otherwise (it cannot know which signal came).
 
 use super::fd::{self, Kind, State};
-use super::{goroutine, off, ret, syscall_path, Res};
+use super::{goroutine, keep_errno, off, ret, syscall_path, Res};
 use crate::netpoll::{self, POLLIN, POLLOUT};
 use crate::time::Deadline;
 
@@ -69,12 +69,21 @@ pub(crate) fn again(r: Res) -> Option<Res> {
 pub(crate) fn run(
     op: &Op,
     mut plain: impl FnMut() -> isize,
-    mut attempt: impl FnMut(bool) -> Option<Res>,
+    attempt: impl FnMut(bool) -> Option<Res>,
     finish: impl Fn(i32) -> Res,
 ) -> isize {
     if off() {
         return plain();
     }
+    keep_errno(|r| *r >= 0, || run1(op, plain, attempt, finish))
+}
+
+fn run1(
+    op: &Op,
+    mut plain: impl FnMut() -> isize,
+    mut attempt: impl FnMut(bool) -> Option<Res>,
+    finish: impl Fn(i32) -> Res,
+) -> isize {
     if !goroutine() {
         // Only an fd the runtime made non-blocking needs more than the real call; such an fd
         // is known already, so plain threads never classify (no fstat, no allocation).
