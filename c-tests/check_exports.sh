@@ -24,7 +24,7 @@ INTERPOSED="pthread_mutex_lock pthread_mutex_trylock pthread_mutex_timedlock
  accept accept4 connect
  poll ppoll select pselect epoll_wait epoll_pwait
  sleep usleep nanosleep clock_nanosleep
- close dup dup2 dup3 fcntl fcntl64 ioctl close_range fclose
+ close dup dup2 dup3 fcntl fcntl64 ioctl close_range fclose fdopen
  socket socketpair pipe pipe2 setsockopt
  __read_chk __recv_chk __recvfrom_chk __pread_chk __pread64_chk
  __poll_chk __ppoll_chk __fdelt_chk

@@ -16,6 +16,7 @@
  *  5. LD_PRELOAD=libgmp.so /bin/sh -c 'printf hi | cat; sleep 0.01': prints hi, exits 0.
  *  6. (_FORTIFY_SOURCE=2) __read_chk from a goroutine parks and reads; a read larger than its
  *     buffer aborts (child "overflow": killed by SIGABRT, "buffer overflow detected").
+ *  7. fdopen on a pipe the runtime made non-blocking restores its blocking mode for good.
  */
 #define _FORTIFY_SOURCE 2
 #include "harness.h"
@@ -224,9 +225,37 @@ static void child_overflow(void)
     CHECK(0, "read of %zu into a 4-byte buffer returned %zd", (size_t)n, r);
 }
 
+/* ---- 7: fdopen takes back the runtime's O_NONBLOCK (stdio does not go through the hooks) */
+static int sp7[2];
+static void w7(void *arg)
+{
+    (void)arg;
+    CHECK(write(sp7[1], "a", 1) == 1, "write");
+}
+static void case_fdopen(void)
+{
+    CHECK(pipe(sp7) == 0, "pipe");
+    h_spawn(w7, NULL);
+    char c;
+    CHECK(read(sp7[0], &c, 1) == 1, "read");
+    CHECK(raw_getfl(sp7[0]) & O_NONBLOCK, "not flipped: the case tests nothing");
+    FILE *f = fdopen(sp7[0], "r");
+    CHECK(f != NULL, "fdopen");
+    CHECK(!(raw_getfl(sp7[0]) & O_NONBLOCK), "fdopen left the runtime's O_NONBLOCK on");
+    CHECK(write(sp7[1], "line\n", 5) == 5, "write");
+    char buf[16];
+    CHECK(fgets(buf, sizeof buf, f) && strcmp(buf, "line\n") == 0, "fgets");
+    h_spawn(w7, NULL);
+    CHECK(read(sp7[0], &c, 1) == 1 && c == 'a', "read after fdopen");
+    CHECK(!(raw_getfl(sp7[0]) & O_NONBLOCK), "flipped again after fdopen");
+    CHECK(fclose(f) == 0, "fclose");
+    close(sp7[1]);
+}
+
 static void main_g(void *arg)
 {
     (void)arg;
+    case_fdopen();
     case_plain_thread();
     case_plain_accept();
     case_fork();

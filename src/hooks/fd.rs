@@ -30,6 +30,10 @@
 //!   the syscall path — get the kernel's own timeout) and records them here, because a
 //!   non-blocking attempt never sees them.
 //!
+//! - **NO_FLIP**: `fdopen` gave the fd to stdio, whose reads and writes do not go through the
+//!   hooks and take EAGAIN for an error: the runtime's O_NONBLOCK is taken back (if it had
+//!   set it) and never set again.
+//!
 //! dup, dup2, dup3 and fcntl(F_DUPFD*) copy the record to the new number (one description, two
 //! numbers); a later F_SETFL through one number updates only that number's USER_NB (known
 //! approximation). close, dup2/dup3 onto a number, close_range and fclose clear it. An fd
@@ -48,6 +52,7 @@ const FILE: u32 = 1 << 3;
 const OWNED: u32 = 1 << 4;
 const RT_NB: u32 = 1 << 5;
 const USER_NB: u32 = 1 << 6;
+const NO_FLIP: u32 = 1 << 7;
 /// Socket type (SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET...) in bits 8..16.
 const TYPE_SHIFT: u32 = 8;
 
@@ -102,6 +107,10 @@ impl State {
     /// On an RT_NB fd: the user's O_NONBLOCK.
     pub(crate) fn user_nb(&self) -> bool {
         self.word & USER_NB != 0
+    }
+    /// stdio owns this fd (fdopen): never flip it.
+    pub(crate) fn no_flip(&self) -> bool {
+        self.word & NO_FLIP != 0
     }
     pub(crate) fn sock_type(&self) -> i32 {
         ((self.word >> TYPE_SHIFT) & 0xff) as i32
@@ -332,6 +341,19 @@ pub(crate) fn flip(s: &State) -> Option<State> {
     // Release: pairs with state()'s Acquire (the kernel's flag is set before this store).
     let word = s.rec.word.fetch_or(add, Release) | add;
     Some(State { word, ..*s })
+}
+
+/// stdio took the fd (fdopen): glibc's stdio calls the kernel directly (not through the hooks)
+/// and treats EAGAIN as an error, so the fd must block as the user set it. An RT_NB fd gets its
+/// kernel flag back to the user's view (the runtime stops owning it), and none is flipped
+/// again (NO_FLIP: goroutines use MSG_DONTWAIT on sockets, the syscall path otherwise).
+pub(crate) fn stdio_took(fd: i32) {
+    let Some(s) = state(fd) else { return };
+    if s.rt_nb() && !s.user_nb() {
+        set_kernel_nb(fd, false);
+    }
+    s.rec.word.fetch_and(!(RT_NB | USER_NB), Release);
+    s.rec.word.fetch_or(NO_FLIP, Release);
 }
 
 /// The user's O_NONBLOCK changed (F_SETFL, FIONBIO) on an RT_NB fd.

@@ -12,6 +12,7 @@
 //!   under the same number). In a fork child or before the runtime starts: clear and forward.
 //!   fclose: the fd is `fileno(f)` (-1 for memory streams: no fd to evict).
 //! - `dup`, `dup2`, `dup3`, `fcntl(F_DUPFD*)`: the record is copied to the new number.
+//! - `fdopen`: stdio takes the fd, which must then block as the user set it (fd.rs, NO_FLIP).
 //! - `fcntl`/`fcntl64`(F_GETFL/F_SETFL) and `ioctl(FIONBIO)` on an fd the runtime made
 //!   non-blocking (RT_NB): the user's O_NONBLOCK is recorded (USER_NB) and shown by F_GETFL;
 //!   the kernel's flag stays on. Everything else passes through.
@@ -149,6 +150,16 @@ pub unsafe extern "C" fn close_range(lo: c_uint, hi: c_uint, flags: c_int) -> c_
             }
         },
     )
+}
+
+/// fdopen: stdio takes the fd; it must block as the user set it (fd.rs, "NO_FLIP").
+#[no_mangle]
+pub unsafe extern "C" fn fdopen(fd: c_int, mode: *const libc::c_char) -> *mut FILE {
+    let f = real!(Fdopen: fn(c_int, *const libc::c_char) -> *mut FILE; fd, mode);
+    if !f.is_null() && !off() {
+        keep_errno(|_| true, || fd::stdio_took(fd));
+    }
+    f
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -732,7 +732,7 @@ fn connect1(fd: c_int, plain: impl FnOnce() -> c_int) -> c_int {
         }
         return connect_wait(&s, true, plain);
     }
-    if !s.owned() {
+    if !s.owned() || s.no_flip() {
         return syscall_path(plain);
     }
     match fd::getfl(fd) {

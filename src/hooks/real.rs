@@ -116,6 +116,7 @@ reals! {
     Pipe2 = c"pipe2" @ c"GLIBC_2.9",
     Setsockopt = c"setsockopt" @ c"GLIBC_2.2.5",
     Fclose = c"fclose" @ c"GLIBC_2.2.5",
+    Fdopen = c"fdopen" @ c"GLIBC_2.2.5",
     CloseRange = c"close_range" @ c"GLIBC_2.34",
     ChkFail = c"__chk_fail" @ c"GLIBC_2.3.4",
     Getaddrinfo = c"getaddrinfo" @ c"GLIBC_2.2.5",

@@ -12,7 +12,7 @@
 //!    with MSG_DONTWAIT — the description's mode is never touched; the first EAGAIN reads the
 //!    kernel's O_NONBLOCK (the user's, there) to decide between EAGAIN and parking.
 //! 5. An owned fd and a call with no per-call form (accept on a listener, pipe I/O): flip it
-//!    (fd::flip), then 3.
+//!    (fd::flip), then 3 — unless stdio has it (fdopen: NO_FLIP).
 //! 6. Anything else (stdin, inherited pipes, ttys, inherited listeners): the syscall path.
 //!
 //! A plain thread (and g0, a fork child, hooks=0) gets the real call — except on an RT_NB fd
@@ -131,7 +131,7 @@ fn run1(
             }
             return r;
         }
-        if op.may_flip && s.owned() {
+        if op.may_flip && s.owned() && !s.no_flip() {
             if let Some(s) = fd::flip(&s) {
                 if s.user_nb() {
                     return plain();
