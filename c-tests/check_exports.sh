@@ -11,13 +11,25 @@
 #
 # INTERPOSED: exported functions that are deliberately NOT in gmp.h because the library
 # interposes them over libc (they keep libc's names and signatures; src/hooks/). Space-separated.
-# The pthread lock functions count the locks a goroutine holds (src/preempt/lockhold.rs).
+# The pthread lock functions count the locks a goroutine holds (src/preempt/lockhold.rs); the
+# others are the blocking calls of api.md's "Interposed blocking libc calls" (src/hooks/).
 INTERPOSED="pthread_mutex_lock pthread_mutex_trylock pthread_mutex_timedlock
  pthread_mutex_clocklock pthread_mutex_unlock
  pthread_rwlock_rdlock pthread_rwlock_tryrdlock pthread_rwlock_timedrdlock
  pthread_rwlock_clockrdlock pthread_rwlock_wrlock pthread_rwlock_trywrlock
  pthread_rwlock_timedwrlock pthread_rwlock_clockwrlock pthread_rwlock_unlock
- pthread_spin_lock pthread_spin_trylock pthread_spin_unlock"
+ pthread_spin_lock pthread_spin_trylock pthread_spin_unlock
+ read readv pread pread64 write writev pwrite pwrite64
+ recv recvfrom recvmsg recvmmsg send sendto sendmsg sendmmsg
+ accept accept4 connect
+ poll ppoll select pselect epoll_wait epoll_pwait
+ sleep usleep nanosleep clock_nanosleep
+ close dup dup2 dup3 fcntl fcntl64 ioctl close_range fclose fdopen
+ socket socketpair pipe pipe2 setsockopt
+ __read_chk __recv_chk __recvfrom_chk __pread_chk __pread64_chk
+ __poll_chk __ppoll_chk __fdelt_chk
+ getaddrinfo getnameinfo gethostbyname gethostbyname2 gethostbyname_r
+ gethostbyname2_r gethostbyaddr gethostbyaddr_r"
 #
 # Prints the differences, then one line "PASS check_exports ..." or "FAIL check_exports ...".
 # Exit status: 0 on PASS, 1 on FAIL, 2 on a usage error.

@@ -13,6 +13,10 @@ pub(crate) static SCHEDTRACE_MS: AtomicI64 = AtomicI64::new(0);
 pub(crate) static SCHEDDETAIL: AtomicBool = AtomicBool::new(false);
 /// GMP_DEBUG=asyncpreemptoff=1.
 pub(crate) static ASYNCPREEMPTOFF: AtomicBool = AtomicBool::new(false);
+/// GMP_DEBUG=hooks=0: every interposed libc call (src/hooks/) forwards straight to libc.
+/// Read by the hooks only once the runtime has started (before, no goroutine exists and the
+/// hooks' goroutine paths are never taken), i.e. after parse_gmp_debug wrote it.
+pub(crate) static HOOKS_OFF: AtomicBool = AtomicBool::new(false);
 /// GMP_DEBUG=preemptthreads=N: Ms that may hold a preempted goroutine at once (0 = the
 /// default, see sched/template.rs).
 pub(crate) static PREEMPT_THREADS: AtomicU32 = AtomicU32::new(0);
@@ -96,6 +100,7 @@ pub(crate) fn parse_gmp_debug() {
             "schedtrace" if n >= 0 => SCHEDTRACE_MS.store(n, Relaxed),
             "scheddetail" => SCHEDDETAIL.store(n != 0, Relaxed),
             "asyncpreemptoff" => ASYNCPREEMPTOFF.store(n != 0, Relaxed),
+            "hooks" => HOOKS_OFF.store(n == 0, Relaxed),
             "preemptthreads" if (1..=100_000).contains(&n) => {
                 PREEMPT_THREADS.store(n as u32, Relaxed)
             }
@@ -106,7 +111,7 @@ pub(crate) fn parse_gmp_debug() {
             ),
             _ => ignoring(
                 &format!("GMP_DEBUG entry {kv}"),
-                "unknown name (known: schedtrace, scheddetail, asyncpreemptoff, preemptthreads)",
+                "unknown name (known: schedtrace, scheddetail, asyncpreemptoff, hooks, preemptthreads)",
             ),
         }
     }

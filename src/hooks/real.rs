@@ -1,5 +1,11 @@
 //! The real functions behind the interposers: libc's, or the next interposer's (a sanitizer, a
-//! lock profiler loaded after libgmp).
+//! lock profiler loaded after libgmp). One table for all of them: the pthread lock functions
+//! (pthread.rs) and the blocking calls (io.rs, poll.rs, sleep.rs, fdops.rs, net.rs).
+//!
+//! The I/O hooks reach this table only on paths that forward to libc; their own attempts
+//! inside the runtime (the non-blocking tries, fstat, the fcntl that flips O_NONBLOCK, poll on
+//! a plain thread) are raw syscalls, so the runtime never goes through its own interposers
+//! and never needs a resolution to do its work.
 //!
 //! # Resolution
 //! Each is looked up once with `dlvsym(RTLD_NEXT, name, version)` — the version every glibc
@@ -66,7 +72,87 @@ reals! {
     SpinLock = c"pthread_spin_lock" @ c"GLIBC_2.2.5",
     SpinTrylock = c"pthread_spin_trylock" @ c"GLIBC_2.2.5",
     SpinUnlock = c"pthread_spin_unlock" @ c"GLIBC_2.2.5",
+    // The blocking calls (io.rs, poll.rs, sleep.rs, fdops.rs, net.rs): libc's oldest x86-64
+    // version of each (objdump -T of glibc 2.36).
+    Read = c"read" @ c"GLIBC_2.2.5",
+    Readv = c"readv" @ c"GLIBC_2.2.5",
+    Pread = c"pread" @ c"GLIBC_2.2.5",
+    Pread64 = c"pread64" @ c"GLIBC_2.2.5",
+    Write = c"write" @ c"GLIBC_2.2.5",
+    Writev = c"writev" @ c"GLIBC_2.2.5",
+    Pwrite = c"pwrite" @ c"GLIBC_2.2.5",
+    Pwrite64 = c"pwrite64" @ c"GLIBC_2.2.5",
+    Recv = c"recv" @ c"GLIBC_2.2.5",
+    Recvfrom = c"recvfrom" @ c"GLIBC_2.2.5",
+    Recvmsg = c"recvmsg" @ c"GLIBC_2.2.5",
+    Recvmmsg = c"recvmmsg" @ c"GLIBC_2.12",
+    Send = c"send" @ c"GLIBC_2.2.5",
+    Sendto = c"sendto" @ c"GLIBC_2.2.5",
+    Sendmsg = c"sendmsg" @ c"GLIBC_2.2.5",
+    Sendmmsg = c"sendmmsg" @ c"GLIBC_2.14",
+    Accept = c"accept" @ c"GLIBC_2.2.5",
+    Accept4 = c"accept4" @ c"GLIBC_2.10",
+    Connect = c"connect" @ c"GLIBC_2.2.5",
+    Poll = c"poll" @ c"GLIBC_2.2.5",
+    Ppoll = c"ppoll" @ c"GLIBC_2.4",
+    Select = c"select" @ c"GLIBC_2.2.5",
+    Pselect = c"pselect" @ c"GLIBC_2.2.5",
+    EpollWait = c"epoll_wait" @ c"GLIBC_2.3.2",
+    EpollPwait = c"epoll_pwait" @ c"GLIBC_2.6",
+    Sleep = c"sleep" @ c"GLIBC_2.2.5",
+    Usleep = c"usleep" @ c"GLIBC_2.2.5",
+    Nanosleep = c"nanosleep" @ c"GLIBC_2.2.5",
+    ClockNanosleep = c"clock_nanosleep" @ c"GLIBC_2.17",
+    Close = c"close" @ c"GLIBC_2.2.5",
+    Dup = c"dup" @ c"GLIBC_2.2.5",
+    Dup2 = c"dup2" @ c"GLIBC_2.2.5",
+    Dup3 = c"dup3" @ c"GLIBC_2.9",
+    Fcntl = c"fcntl" @ c"GLIBC_2.2.5",
+    Fcntl64 = c"fcntl64" @ c"GLIBC_2.28",
+    Ioctl = c"ioctl" @ c"GLIBC_2.2.5",
+    Socket = c"socket" @ c"GLIBC_2.2.5",
+    Socketpair = c"socketpair" @ c"GLIBC_2.2.5",
+    Pipe = c"pipe" @ c"GLIBC_2.2.5",
+    Pipe2 = c"pipe2" @ c"GLIBC_2.9",
+    Setsockopt = c"setsockopt" @ c"GLIBC_2.2.5",
+    Fclose = c"fclose" @ c"GLIBC_2.2.5",
+    Fdopen = c"fdopen" @ c"GLIBC_2.2.5",
+    CloseRange = c"close_range" @ c"GLIBC_2.34",
+    ChkFail = c"__chk_fail" @ c"GLIBC_2.3.4",
+    Getaddrinfo = c"getaddrinfo" @ c"GLIBC_2.2.5",
+    Getnameinfo = c"getnameinfo" @ c"GLIBC_2.2.5",
+    Gethostbyname = c"gethostbyname" @ c"GLIBC_2.2.5",
+    Gethostbyname2 = c"gethostbyname2" @ c"GLIBC_2.2.5",
+    GethostbynameR = c"gethostbyname_r" @ c"GLIBC_2.2.5",
+    Gethostbyname2R = c"gethostbyname2_r" @ c"GLIBC_2.2.5",
+    Gethostbyaddr = c"gethostbyaddr" @ c"GLIBC_2.2.5",
+    GethostbyaddrR = c"gethostbyaddr_r" @ c"GLIBC_2.2.5",
 }
+
+/// Call the real function behind `Real::$r`, of the given C type, with `args`:
+/// `real!(Read: fn(c_int, *mut c_void, usize) -> isize; fd, buf, n)`. Variadic C functions
+/// (fcntl, ioctl) are spelt `vfn(fixed args)` and called through their variadic type
+/// (`fn(c_int, c_int, ...) -> c_int`), so the call sets up `%al` as the C ABI requires.
+/// Only the hooks use it, each passing its caller's arguments unchanged: the caller's
+/// contract is libc's.
+macro_rules! real {
+    ($r:ident: fn($($t:ty),*) -> $ret:ty; $($a:expr),*) => {{
+        let f: unsafe extern "C" fn($($t),*) -> $ret =
+            // SAFETY: the table holds the real function of the name `Real::$r` stands for,
+            // and the caller spells its C signature (glibc's prototype).
+            unsafe { core::mem::transmute($crate::hooks::real::get($crate::hooks::real::Real::$r)) };
+        // SAFETY: the hook's caller's arguments, unchanged: its contract is libc's.
+        unsafe { f($($a),*) }
+    }};
+    ($r:ident: vfn($($t:ty),*) -> $ret:ty; $($a:expr),*) => {{
+        let f: unsafe extern "C" fn($($t),*, ...) -> $ret =
+            // SAFETY: as above, for a variadic function.
+            unsafe { core::mem::transmute($crate::hooks::real::get($crate::hooks::real::Real::$r)) };
+        // SAFETY: as above.
+        unsafe { f($($a),*) }
+    }};
+}
+pub(crate) use real;
 
 const N: usize = SYMS.len();
 
@@ -137,7 +223,7 @@ fn resolve(f: Real) -> usize {
         boot(f) // every slot busy: don't risk an unmarked dlsym
     };
     if p == 0 {
-        throw!("hooks::resolve: no real pthread lock function (neither dlsym nor libc's symbol table has it)");
+        throw!("hooks::resolve: no real libc function behind an interposer (neither dlsym nor libc's symbol table has it)");
     }
     // SAFETY: as above.
     unsafe { *errno = saved };
