@@ -384,6 +384,9 @@ fn newm1(kind: MKind) -> bool {
     // as being created, so gmp_stats does not count a thread that may never exist).
     SCHED.mcreating.fetch_add(1, Relaxed);
     SCHED.mcount.fetch_add(1, Relaxed);
+    if kind == MKind::Worker {
+        SCHED.mstarting.fetch_add(1, Relaxed);
+    }
     if kind != MKind::Worker {
         SCHED.nmsys.fetch_add(1, Relaxed);
     }
@@ -413,6 +416,9 @@ fn newm1(kind: MKind) -> bool {
         if rc != 0 {
             // The M never ran: keep its record for the next attempt.
             SCHED.mcount.fetch_sub(1, Relaxed);
+            if kind == MKind::Worker {
+                SCHED.mstarting.fetch_sub(1, Relaxed);
+            }
             if kind != MKind::Worker {
                 SCHED.nmsys.fetch_sub(1, Relaxed);
             }

@@ -95,6 +95,9 @@ pub(crate) enum Slice {
 pub(crate) unsafe fn mstart1(mp: *mut M) -> ! {
     // SAFETY: mp is this thread's M.
     unsafe {
+        if (*mp).kind == crate::sched::m::MKind::Worker {
+            SCHED.mstarting.fetch_sub(1, Relaxed);
+        }
         let pp = (*mp).nextp;
         if !pp.is_null() {
             (*mp).nextp = null_mut();

@@ -78,6 +78,10 @@ pub(crate) struct Sched {
     /// Ms counted in mcount whose pthread_create has not returned yet (gmp_stats.threads
     /// leaves them out: the thread may never exist).
     pub mcreating: AtomicU32,
+    /// Worker Ms created and not yet at their first schedule or idle sleep: the template
+    /// thread counts them as spares already (a new thread takes tens of µs to get going, and
+    /// counting only idle Ms made it create a spare per loop meanwhile).
+    pub mstarting: AtomicU32,
     pub mnext: AtomicI64,
     pub goidgen: AtomicI64,
     /// Default goroutine stack size (set once by schedinit).
@@ -148,6 +152,7 @@ pub(crate) static SCHED: Sched = Sched {
     allm: AtomicPtr::new(null_mut()),
     mcount: AtomicU32::new(0),
     mcreating: AtomicU32::new(0),
+    mstarting: AtomicU32::new(0),
     mnext: AtomicI64::new(1),
     goidgen: AtomicI64::new(0),
     stack_size: AtomicUsize::new(256 << 10),

@@ -130,7 +130,9 @@ fn spare_wanted() -> bool {
         .mcount
         .load(Relaxed)
         .saturating_sub(SCHED.nmsyscall_hint.load(Relaxed));
-    SCHED.nmidle_hint.load(Relaxed) == 0 && ms < thread_budget() + SCHED.nlong.load(Relaxed)
+    SCHED.nmidle_hint.load(Relaxed) == 0
+        && SCHED.mstarting.load(Relaxed) == 0
+        && ms < thread_budget() + SCHED.nlong.load(Relaxed)
 }
 
 /// The template thread's loop. Never holds a P or a runtime lock across pthread_create.
