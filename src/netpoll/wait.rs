@@ -394,6 +394,7 @@ unsafe extern "C" fn commit_list(gp: *mut G, c: *mut c_void) -> bool {
             e.pd.nwait[mode].fetch_add(1, SeqCst);
             // SAFETY: k < the node count; the node is ours.
             let n = unsafe { c.nodes.add(k) };
+            // SAFETY: n is in bounds and ours (above).
             unsafe {
                 n.write(Node {
                     next: null_mut(),

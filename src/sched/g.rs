@@ -301,8 +301,8 @@ impl GQueue {
             // SAFETY: the first n Gs of the queue are live and linked.
             last = unsafe { (*last).schedlink };
         }
-        // SAFETY: last is the n-th G; the rest of the list follows it.
         let rest = GQueue {
+            // SAFETY: last is the n-th G; the rest of the list follows it.
             head: unsafe { (*last).schedlink },
             tail: self.tail,
             len: self.len - n,

@@ -306,6 +306,7 @@ fn worth_preempting(pp: *mut P) -> bool {
         return true;
     }
     // A due timer is a goroutine waiting for this P (gopreempt_m runs it first).
+    // SAFETY: as above.
     let w = unsafe { (*pp).timers.wake_time() };
     let timer = w != 0 && w <= SCHED.now.load(Relaxed);
     if !local && !timer && SCHED.runqsize.load(Relaxed) == 0 {

@@ -166,7 +166,7 @@ impl Timers {
             if h.len == 0 {
                 return;
             }
-            // SAFETY (both derefs below): heaped timers are live (type-stable records).
+            // SAFETY: heaped timers are live (type-stable records).
             let tail = unsafe { &*h.at(h.len - 1).t };
             if tail.astate.load(Acquire) & ZOMBIE != 0 {
                 let mut tl = tail.mu.lock();
@@ -180,6 +180,7 @@ impl Timers {
                 }
                 continue;
             }
+            // SAFETY: as above.
             let top = unsafe { &*h.at(0).t };
             if top.astate.load(Acquire) & (MODIFIED | ZOMBIE) == 0 {
                 return;
