@@ -58,6 +58,10 @@ pub(crate) mod lock {
     pub(crate) mod note;
 }
 #[cfg(loom)]
+pub(crate) mod netpoll {
+    pub(crate) mod slot;
+}
+#[cfg(loom)]
 pub(crate) mod sched {
     pub(crate) mod idle;
     pub(crate) mod runq;

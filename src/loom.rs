@@ -7,9 +7,35 @@
 #![allow(unused_imports)]
 
 #[cfg(not(loom))]
-pub(crate) use core::sync::atomic::{fence, AtomicPtr, AtomicU32};
+pub(crate) use core::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+};
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{fence, AtomicPtr, AtomicU32};
+pub(crate) use loom::sync::atomic::{
+    fence, AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize,
+};
+
+/// C++20's single total order S over SeqCst operations, at one side of a Dekker pair: call it
+/// between a store or RMW and a later load of *another* atomic, passing the two accesses'
+/// orderings. When both are SeqCst, S orders the store before the load (a SeqCst store
+/// sequenced before a SeqCst load precedes it in S), which is the StoreLoad barrier Dekker's
+/// pattern needs; so outside loom this is nothing at all.
+///
+/// Loom 0.7 has no S (it models a SeqCst access as Acquire/Release/AcqRel: see
+/// sched/idle/loom_tests.rs), so a SeqCst-only Dekker pair always fails there. Under loom this
+/// is therefore a `fence(SeqCst)` when both orderings are SeqCst — S's effect on the pair — and
+/// nothing otherwise: a model still fails if either access is weakened (and the argument
+/// updated to match). The fence is slightly stronger than S (loom's SeqCst fence also carries
+/// happens-before): the models that use it order only atomics across it.
+#[inline(always)]
+pub(crate) fn seqcst_storeload(store: core::sync::atomic::Ordering, load: core::sync::atomic::Ordering) {
+    #[cfg(loom)]
+    if store == core::sync::atomic::Ordering::SeqCst && load == core::sync::atomic::Ordering::SeqCst {
+        fence(core::sync::atomic::Ordering::SeqCst);
+    }
+    #[cfg(not(loom))]
+    let _ = (store, load);
+}
 
 #[cfg(not(loom))]
 pub(crate) use crate::os::{futex_wait, futex_wake, nanotime};

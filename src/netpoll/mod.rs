@@ -23,6 +23,7 @@
 pub(crate) mod epoll;
 pub(crate) mod fdtab;
 pub(crate) mod pd;
+pub(crate) mod slot;
 pub(crate) mod wait;
 
 use crate::netpoll::pd::TABLE;
@@ -188,8 +189,7 @@ pub(crate) fn close_range_with<R>(lo: u32, hi: u32, f: impl FnOnce() -> R) -> R 
         };
         loop {
             let mut l = pd.lock_lists();
-            if !pd.closing.load(Relaxed) {
-                pd.closing.store(true, SeqCst);
+            if pd.close.start_close() {
                 // SAFETY: the Gs handed out are Waiting and ours.
                 pd.wake_all(&mut l, &mut |gp| unsafe { woken.push_back(gp) });
                 break;
@@ -203,7 +203,7 @@ pub(crate) fn close_range_with<R>(lo: u32, hi: u32, f: impl FnOnce() -> R) -> R 
         let Some(pd) = TABLE.peek(fd as i32) else {
             continue;
         };
-        while pd.ops.load(SeqCst) != 0 {
+        while pd.close.ops_in_flight() {
             crate::sched::proc::gosched();
         }
         if pd.registered() {
@@ -217,7 +217,7 @@ pub(crate) fn close_range_with<R>(lo: u32, hi: u32, f: impl FnOnce() -> R) -> R 
         };
         pd.reset();
         let _l = pd.lock_lists();
-        pd.closing.store(false, SeqCst);
+        pd.close.end_close();
     }
     r
 }

@@ -3,6 +3,9 @@
 //! `fdseq`, which the epoll registration carries in its event data: an event that was queued
 //! for the old file finds a different sequence and is dropped.
 //!
+//! The lock-free parts of the protocols below live in slot.rs (`Slot`, `ListGate`,
+//! `CloseGate`), model-checked by slot/loom_tests.rs.
+//!
 //! # Wait slots (Go's rg/wg): the single-waiter protocol
 //! Each direction has a word: `PD_NIL`, `PD_READY` (an event came while nobody waited),
 //! `PD_WAIT` (a goroutine is about to park), or the parked G. The waiter moves NIL -> WAIT
@@ -33,12 +36,9 @@ use crate::lock::{Mutex, Rank};
 use crate::netpoll::epoll;
 use crate::netpoll::fdtab::{FdTable, Zeroed};
 use crate::sched::g::G;
+use crate::netpoll::slot::{CloseGate, ListGate, Slot};
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering::*};
-
-pub(crate) const PD_NIL: usize = 0;
-pub(crate) const PD_READY: usize = 1;
-pub(crate) const PD_WAIT: usize = 2;
+use core::sync::atomic::{AtomicU32, Ordering::*};
 
 /// Registration states.
 const REG_NONE: u32 = 0;
@@ -69,18 +69,16 @@ unsafe impl Send for Lists {}
 
 pub(crate) struct PollDesc {
     /// Wait slots per direction (see the module note).
-    pub slot: [AtomicUsize; 2],
+    pub slot: [Slot; 2],
     /// Registration sequence: bumped when a close finishes; events carry the value of their
     /// registration.
     pub fdseq: AtomicU32,
     pub reg: AtomicU32,
-    /// Set under `lists`' lock by a close, read by anyone (SeqCst: see the module note).
-    pub closing: AtomicBool,
-    /// Operations in flight (wait.rs).
-    pub ops: AtomicU32,
+    /// `closing` (set under `lists`' lock by a close, read by anyone) and the operations in
+    /// flight (wait.rs): see the module note.
+    pub close: CloseGate,
     /// Event generations and list-waiter counts per direction (see the module note).
-    pub gen: [AtomicU32; 2],
-    pub nwait: [AtomicU32; 2],
+    pub gate: [ListGate; 2],
     /// The waiter lists, and the closing transition (rank PollDesc).
     pub lists: Mutex<Lists>,
 }
@@ -135,8 +133,8 @@ impl PollDesc {
 
     /// After the real close: fresh for the next file with this number.
     pub(crate) fn reset(&self) {
-        self.slot[READ].store(PD_NIL, Relaxed);
-        self.slot[WRITE].store(PD_NIL, Relaxed);
+        self.slot[READ].reset();
+        self.slot[WRITE].reset();
         self.fdseq.fetch_add(1, Release);
         self.reg.store(REG_NONE, Release);
     }
@@ -148,24 +146,7 @@ impl PollDesc {
     /// Go's netpollunblock: take the waiting G out of slot `mode` (null if none). `ioready`:
     /// an event (the slot becomes READY if nobody waits); otherwise a timeout or close.
     pub(crate) fn unblock(&self, mode: usize, ioready: bool) -> *mut G {
-        let s = &self.slot[mode];
-        loop {
-            let old = s.load(SeqCst);
-            if old == PD_READY {
-                return null_mut();
-            }
-            if old == PD_NIL && !ioready {
-                return null_mut();
-            }
-            let new = if ioready { PD_READY } else { PD_NIL };
-            if s.compare_exchange(old, new, SeqCst, Relaxed).is_ok() {
-                return if old == PD_WAIT || old == PD_NIL {
-                    null_mut()
-                } else {
-                    old as *mut G
-                };
-            }
-        }
+        self.slot[mode].unblock(ioready) as *mut G
     }
 
     /// An event for directions `modes` (bit READ/WRITE): collect the Gs to ready into `out`.
@@ -178,22 +159,21 @@ impl PollDesc {
             if !gp.is_null() {
                 out(gp);
             }
-            self.gen[mode].fetch_add(1, SeqCst);
-            if self.nwait[mode].load(SeqCst) > 0 {
+            if self.gate[mode].event() {
                 let mut l = self.lock_lists();
                 take_list(&mut l, mode, out);
             }
         }
     }
 
-    /// Wake every waiter (a close). The caller set `closing` under `l`.
+    /// Wake every waiter (a close). The caller set `closing` under `l` (`start_close`).
     pub(crate) fn wake_all(&self, l: &mut Lists, out: &mut impl FnMut(*mut G)) {
         for mode in [READ, WRITE] {
             let gp = self.unblock(mode, false);
             if !gp.is_null() {
                 out(gp);
             }
-            self.gen[mode].fetch_add(1, SeqCst);
+            self.gate[mode].bump();
             take_list(l, mode, out);
         }
     }
@@ -211,7 +191,7 @@ fn take_list(l: &mut Lists, mode: usize, out: &mut impl FnMut(*mut G)) {
             (*n).linked = false;
             (*n).next = null_mut();
             (*n).prev = null_mut();
-            if crate::netpoll::wait::win((*n).gp, (*n).token) {
+            if crate::netpoll::slot::win(&(*(*n).gp).pollwait, (*n).token) {
                 out((*n).gp);
             }
             n = next;

@@ -1,6 +1,7 @@
 //! A goroutine waiting for fds: `wait_until`, the park callbacks that commit a wait, and the
 //! deadline timer. See pd.rs for the two protocols (the single-waiter slot, the waiter
-//! lists) and the close protocol.
+//! lists) and the close protocol; their lock-free steps, and the token protocol below, are in
+//! slot.rs, which slot/loom_tests.rs model-checks.
 //!
 //! # Why a list wait has a "parking" phase
 //! A list wait links one node per (fd, direction) from its park callback, one descriptor
@@ -12,7 +13,8 @@
 //! park. A slot wait needs none of this: its callback commits with one CAS and touches
 //! only the G record after it.
 
-use crate::netpoll::pd::{self, Node, PollDesc, PD_NIL, PD_READY, PD_WAIT, READ, TABLE, WRITE};
+use crate::netpoll::pd::{self, Node, PollDesc, READ, TABLE, WRITE};
+use crate::netpoll::slot::{self, Attempt, Slot};
 use crate::netpoll::{self as np, NWAITERS};
 use crate::sched::g::{GStatus, G};
 use crate::sched::m::{ctx, Ctx};
@@ -20,32 +22,7 @@ use crate::sched::proc;
 use crate::time::Deadline;
 use core::ffi::c_void;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicUsize, Ordering::*};
-
-const PARKING: u64 = 1;
-/// A waker came while the wait was still parking.
-const FIRED: u64 = 1;
-
-/// Win goroutine `gp`'s wait `token` (a waker: event, close, timeout). True: the caller
-/// owns the wake-up and readies it.
-pub(crate) fn win(gp: *mut G, token: u64) -> bool {
-    // SAFETY: Gs are never freed; pollwait is atomic.
-    let w = unsafe { &(*gp).pollwait };
-    loop {
-        let v = w.load(Acquire);
-        if v == token {
-            if w.compare_exchange(token, 0, AcqRel, Relaxed).is_ok() {
-                return true;
-            }
-        } else if v == token | PARKING {
-            if w.compare_exchange(v, FIRED, AcqRel, Relaxed).is_ok() {
-                return false;
-            }
-        } else {
-            return false;
-        }
-    }
-}
+use core::sync::atomic::Ordering::*;
 
 /// The calling goroutine, if it may park here (a goroutine holding its P, not inside a
 /// syscall bracket).
@@ -137,7 +114,8 @@ pub(crate) fn wait_until<R>(
             let pd = TABLE
                 .get(fd)
                 .ok_or(if fd < 0 { libc::EBADF } else { libc::EPERM })?;
-            begin(pd);
+            // Count an operation in flight on pd, waiting out a close in progress.
+            pd.close.begin_op(proc::gosched);
             // SAFETY: i < n <= the buffer's capacity.
             unsafe {
                 ep.add(i).write(Ent {
@@ -158,23 +136,9 @@ pub(crate) fn wait_until<R>(
     })();
     for i in 0..begun {
         // SAFETY: entries below `begun` are written.
-        unsafe { (*ep.add(i)).pd.ops.fetch_sub(1, Release) };
+        unsafe { (*ep.add(i)).pd.close.end_op() };
     }
     r
-}
-
-/// Count an operation in flight on pd, waiting out a close in progress.
-fn begin(pd: &PollDesc) {
-    loop {
-        pd.ops.fetch_add(1, SeqCst);
-        if !pd.closing.load(SeqCst) {
-            return;
-        }
-        pd.ops.fetch_sub(1, SeqCst);
-        while pd.closing.load(Acquire) {
-            proc::gosched();
-        }
-    }
 }
 
 fn wait_loop<R>(
@@ -191,7 +155,7 @@ fn wait_loop<R>(
     };
     // Go's prepare: an old READY says nothing about the attempt about to be made.
     if let Some((pd, mode)) = single {
-        let _ = pd.slot[mode].compare_exchange(PD_READY, PD_NIL, SeqCst, Relaxed);
+        pd.slot[mode].prepare();
     }
     let nn: usize = ents
         .iter()
@@ -205,7 +169,7 @@ fn wait_loop<R>(
             for mode in [READ, WRITE] {
                 if e.modes[mode] {
                     // SAFETY: k < nn.
-                    unsafe { gp_.add(k).write(e.pd.gen[mode].load(SeqCst)) };
+                    unsafe { gp_.add(k).write(e.pd.gate[mode].snapshot()) };
                     k += 1;
                 }
             }
@@ -213,7 +177,7 @@ fn wait_loop<R>(
         if let Some(r) = check() {
             return Ok(r);
         }
-        if ents.iter().any(|e| e.pd.closing.load(SeqCst)) {
+        if ents.iter().any(|e| e.pd.close.is_closing()) {
             return Err(libc::EBADF);
         }
         if deadline.passed() {
@@ -242,7 +206,7 @@ fn next_token(gp: *mut G) -> u64 {
 }
 
 struct SlotCtx {
-    slot: *const AtomicUsize,
+    slot: *const Slot,
     deadline: Deadline,
     token: u64,
 }
@@ -251,49 +215,42 @@ struct SlotCtx {
 /// wait); true after a wake-up, a READY, or a close seen before parking.
 fn block_slot(gp: *mut G, pd: &PollDesc, mode: usize, deadline: Deadline) -> bool {
     let s = &pd.slot[mode];
-    loop {
-        if s.compare_exchange(PD_READY, PD_NIL, SeqCst, Relaxed)
-            .is_ok()
-        {
-            return true;
-        }
-        if s.compare_exchange(PD_NIL, PD_WAIT, SeqCst, Relaxed).is_ok() {
-            break;
-        }
-        let v = s.load(SeqCst);
-        if v != PD_READY && v != PD_NIL {
-            return false; // WAIT or a G: another waiter's
-        }
+    match s.begin_wait(&pd.close) {
+        Attempt::Ready => return true,
+        Attempt::Busy => return false, // WAIT or a G: another waiter's
+        // A close that set `closing` before our WAIT: do not park.
+        Attempt::Closed => {}
+        // A close after our WAIT clears the slot: the commit fails or the G is readied.
+        Attempt::Park => park_slot(gp, s, deadline),
     }
-    // A close that set `closing` before our WAIT is seen here; one after it clears the slot
-    // and the commit fails.
-    if !pd.closing.load(SeqCst) {
-        let token = next_token(gp);
-        // SAFETY: our own G; the timer reads these only with the token, published below.
-        unsafe {
-            (*gp)
-                .pollslot
-                .store(s as *const AtomicUsize as usize, Relaxed);
-            (*gp).pollwait.store(token, Release);
-        }
-        let mut c = SlotCtx {
-            slot: s,
-            deadline,
-            token,
-        };
-        NWAITERS.fetch_add(1, SeqCst);
-        let _ = proc::gopark(Some(commit_slot), &mut c as *mut SlotCtx as *mut c_void);
-        NWAITERS.fetch_sub(1, Relaxed);
-        // SAFETY: our own G.
-        unsafe {
-            (*gp).pollwait.store(0, Release);
-            if deadline != Deadline::NEVER {
-                (*gp).timer.stop();
-            }
-        }
-    }
-    s.swap(PD_NIL, SeqCst);
+    s.finish();
     true
+}
+
+/// Park on slot `s`, which holds our WAIT (`Attempt::Park`); back when woken, or at once if
+/// the commit failed.
+fn park_slot(gp: *mut G, s: &Slot, deadline: Deadline) {
+    let token = next_token(gp);
+    // SAFETY: our own G; the timer reads these only with the token, published below.
+    unsafe {
+        (*gp).pollslot.store(s as *const Slot as usize, Relaxed);
+        slot::arm(&(*gp).pollwait, token);
+    }
+    let mut c = SlotCtx {
+        slot: s,
+        deadline,
+        token,
+    };
+    NWAITERS.fetch_add(1, SeqCst);
+    let _ = proc::gopark(Some(commit_slot), &mut c as *mut SlotCtx as *mut c_void);
+    NWAITERS.fetch_sub(1, Relaxed);
+    // SAFETY: our own G.
+    unsafe {
+        slot::clear(&(*gp).pollwait);
+        if deadline != Deadline::NEVER {
+            (*gp).timer.stop();
+        }
+    }
 }
 
 /// Park callback of a slot wait (Go's netpollblockcommit).
@@ -304,10 +261,7 @@ unsafe extern "C" fn commit_slot(gp: *mut G, c: *mut c_void) -> bool {
         let c = &*(c as *const SlotCtx);
         (&*c.slot, c.deadline, c.token)
     };
-    if slot
-        .compare_exchange(PD_WAIT, gp as usize, SeqCst, Relaxed)
-        .is_err()
-    {
+    if !slot.commit(gp as usize) {
         return false;
     }
     if deadline != Deadline::NEVER {
@@ -338,7 +292,7 @@ fn block_list(gp: *mut G, ents: &[Ent], gens: &[u32], deadline: Deadline) -> Res
     // SAFETY: our own G.
     unsafe {
         (*gp).pollslot.store(0, Relaxed);
-        (*gp).pollwait.store(token | PARKING, Release);
+        slot::start_parking(&(*gp).pollwait, token);
     }
     let mut c = ListCtx {
         ents,
@@ -353,7 +307,7 @@ fn block_list(gp: *mut G, ents: &[Ent], gens: &[u32], deadline: Deadline) -> Res
     NWAITERS.fetch_sub(1, Relaxed);
     // SAFETY: our own G.
     unsafe {
-        (*gp).pollwait.store(0, Release);
+        slot::clear(&(*gp).pollwait);
         if deadline != Deadline::NEVER {
             (*gp).timer.stop();
         }
@@ -369,7 +323,7 @@ fn block_list(gp: *mut G, ents: &[Ent], gens: &[u32], deadline: Deadline) -> Res
                 let mut l = e.pd.lock_lists();
                 // SAFETY: node k was initialised by the callback (it is counted).
                 pd::unlink(&mut l, mode, unsafe { c.nodes.add(k) });
-                e.pd.nwait[mode].fetch_sub(1, SeqCst);
+                e.pd.gate[mode].delist();
             }
             k += 1;
         }
@@ -391,7 +345,6 @@ unsafe extern "C" fn commit_list(gp: *mut G, c: *mut c_void) -> bool {
                 continue;
             }
             let mut l = e.pd.lock_lists();
-            e.pd.nwait[mode].fetch_add(1, SeqCst);
             // SAFETY: k < the node count; the node is ours.
             let n = unsafe { c.nodes.add(k) };
             // SAFETY: n is in bounds and ours (above).
@@ -404,8 +357,9 @@ unsafe extern "C" fn commit_list(gp: *mut G, c: *mut c_void) -> bool {
                     linked: false,
                 })
             };
+            let park = e.pd.gate[mode].enlist(c.gens[k], &e.pd.close);
             c.counted = k + 1;
-            if e.pd.closing.load(SeqCst) || e.pd.gen[mode].load(SeqCst) != c.gens[k] {
+            if !park {
                 abort = true;
                 break 'all;
             }
@@ -417,7 +371,7 @@ unsafe extern "C" fn commit_list(gp: *mut G, c: *mut c_void) -> bool {
     // SAFETY: Gs are never freed.
     let w = unsafe { &(*gp).pollwait };
     if abort {
-        w.store(0, Release);
+        slot::clear(w);
         return false;
     }
     if c.deadline != Deadline::NEVER {
@@ -429,13 +383,7 @@ unsafe extern "C" fn commit_list(gp: *mut G, c: *mut c_void) -> bool {
         };
     }
     // End of the parking phase: park unless a waker fired meanwhile.
-    if w.compare_exchange(c.token | PARKING, c.token, AcqRel, Acquire)
-        .is_ok()
-    {
-        return true;
-    }
-    w.store(0, Release);
-    false
+    slot::end_parking(w, c.token)
 }
 
 /// The deadline timer of a wait (arg = the G, seq = its token).
@@ -451,13 +399,11 @@ unsafe fn timeout(arg: usize, seq: usize) {
             }
             // A token check racing with a new wait on the same slot can at worst wake that
             // wait early; it then finds its deadline not passed and waits again.
-            let s = &*(slot as *const AtomicUsize);
-            if s.compare_exchange(gp as usize, PD_NIL, SeqCst, Relaxed)
-                .is_ok()
-            {
+            let s = &*(slot as *const Slot);
+            if s.take(gp as usize) {
                 ready(gp);
             }
-        } else if win(gp, token) {
+        } else if slot::win(&(*gp).pollwait, token) {
             ready(gp);
         }
     }
