@@ -742,7 +742,10 @@ fn connect1(fd: c_int, plain: impl FnOnce() -> c_int) -> c_int {
     }
     let r = connect_wait(&s, true, plain);
     let e = super::errno();
-    fd::set_kernel_nb(fd, false);
+    // Closed while it waited (EBADF): the number may name someone else's file by now.
+    if r == 0 || e != libc::EBADF {
+        fd::set_kernel_nb(fd, false);
+    }
     set_errno(e);
     r
 }
