@@ -1,5 +1,6 @@
-//! read/write and recv/send families, accept, connect, and their fortify variants: argument
-//! translation into `wait::run` (see its note for what each caller gets).
+//! read/write and recv/send families (pread/pwrite too): argument translation into
+//! `wait::run` (see its note for what each caller gets). accept/connect are in conn.rs, the
+//! fortify forms in fortify.rs.
 //!
 //! Each call gives `run` three forms of itself: `plain` (the real libc function, as called),
 //! `attempt` (non-blocking tries by raw syscall: with MSG_DONTWAIT on a socket — `read`
@@ -24,15 +25,14 @@
 use super::fd::{self, Kind};
 use super::real::real;
 use super::wait::{self, again, Op};
-use super::{goroutine, keep_errno, off, res, ret, set_errno, syscall_path, Res};
-use crate::netpoll::{self, POLLOUT};
+use super::{goroutine, off, res, syscall_path, Res};
 use crate::time::Deadline;
 use core::cell::Cell;
 use libc::{c_int, c_uint, c_void, iovec, mmsghdr, msghdr, size_t, sockaddr, socklen_t, ssize_t};
 
 const DW: c_int = libc::MSG_DONTWAIT;
 
-fn op_in(fd: c_int, flags: c_int) -> Op {
+pub(crate) fn op_in(fd: c_int, flags: c_int) -> Op {
     Op {
         fd,
         out: false,
@@ -51,7 +51,7 @@ fn op_out(fd: c_int, flags: c_int) -> Op {
 }
 
 /// `finish` for calls without progress: -1 and the errno.
-fn fail(e: i32) -> Res {
+pub(crate) fn fail(e: i32) -> Res {
     (-1, e)
 }
 
@@ -66,7 +66,7 @@ fn partial(done: &Cell<usize>, e: i32) -> Res {
 /// The fd's record as far as this caller needs it: classified for a goroutine (it decides how
 /// the call waits), only if already known for anyone else (a plain thread never pays an
 /// fstat; RT_NB records are known).
-fn record(fd: c_int) -> Option<fd::State> {
+pub(crate) fn record(fd: c_int) -> Option<fd::State> {
     if goroutine() {
         fd::state(fd)
     } else {
@@ -639,254 +639,4 @@ pub unsafe extern "C" fn pwrite64(
     file_call(
         || real!(Pwrite64: fn(c_int, *const c_void, size_t, libc::off64_t) -> ssize_t; fd, buf, n, off),
     )
-}
-
-// ---------------------------------------------------------------------------------------------
-// accept, connect.
-
-/// accept/accept4: the new fd is owned (fd.rs); it does not inherit the listener's
-/// O_NONBLOCK (Linux), so its kernel flag is the user's (SOCK_NONBLOCK).
-unsafe fn accept_common(
-    fd: c_int,
-    addr: *mut sockaddr,
-    alen: *mut socklen_t,
-    flags: c_int,
-    mut plain: impl FnMut() -> isize,
-) -> c_int {
-    if off() {
-        return plain() as c_int;
-    }
-    let ty = record(fd).map_or(libc::SOCK_STREAM, |s| s.sock_type());
-    let note = |r: isize| {
-        if r >= 0 {
-            fd::created(r as c_int, Kind::Sock, ty);
-        }
-        r
-    };
-    let plain = || note(plain());
-    let attempt = |_dw: bool| {
-        // SAFETY: the caller's address out-pointers.
-        let r = res(unsafe { libc::syscall(libc::SYS_accept4, fd, addr, alen, flags) } as isize);
-        again(r).map(|(r, e)| (note(r), e))
-    };
-    let op = Op {
-        dontwait: false,
-        ..op_in(fd, 0)
-    };
-    wait::run(&op, plain, attempt, fail) as c_int
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn accept(fd: c_int, addr: *mut sockaddr, alen: *mut socklen_t) -> c_int {
-    let plain = || {
-        real!(Accept: fn(c_int, *mut sockaddr, *mut socklen_t) -> c_int; fd, addr, alen) as isize
-    };
-    // SAFETY: the caller's arguments.
-    unsafe { accept_common(fd, addr, alen, 0, plain) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn accept4(
-    fd: c_int,
-    addr: *mut sockaddr,
-    alen: *mut socklen_t,
-    flags: c_int,
-) -> c_int {
-    let plain = || {
-        real!(Accept4: fn(c_int, *mut sockaddr, *mut socklen_t, c_int) -> c_int; fd, addr, alen, flags)
-            as isize
-    };
-    // SAFETY: the caller's arguments.
-    unsafe { accept_common(fd, addr, alen, flags, plain) }
-}
-
-/// connect (Go's netFD.connect): on a non-blocking socket, EINPROGRESS, wait for POLLOUT,
-/// then SO_ERROR is the result; SO_SNDTIMEO's expiry gives EINPROGRESS, as the kernel does.
-/// An owned socket the user keeps blocking is made non-blocking for this call only (so a
-/// connected socket keeps the user's mode); any other goes through the syscall path.
-#[no_mangle]
-pub unsafe extern "C" fn connect(fd: c_int, addr: *const sockaddr, alen: socklen_t) -> c_int {
-    let plain = || real!(Connect: fn(c_int, *const sockaddr, socklen_t) -> c_int; fd, addr, alen);
-    if off() {
-        return plain();
-    }
-    keep_errno(|r| *r == 0, || connect1(fd, plain))
-}
-
-fn connect1(fd: c_int, plain: impl FnOnce() -> c_int) -> c_int {
-    if !goroutine() {
-        return match fd::known(fd) {
-            Some(s) if s.rt_nb() && !s.user_nb() => connect_wait(&s, false, plain),
-            _ => plain(),
-        };
-    }
-    let Some(s) = record(fd) else {
-        return syscall_path(plain);
-    };
-    if s.kind() != Kind::Sock {
-        return syscall_path(plain);
-    }
-    if s.rt_nb() {
-        if s.user_nb() {
-            return plain();
-        }
-        return connect_wait(&s, true, plain);
-    }
-    if !s.owned() || s.no_flip() {
-        return syscall_path(plain);
-    }
-    match fd::getfl(fd) {
-        Some(fl) if fl & libc::O_NONBLOCK != 0 => return plain(),
-        Some(_) if fd::set_kernel_nb(fd, true) => {}
-        _ => return syscall_path(plain),
-    }
-    let r = connect_wait(&s, true, plain);
-    let e = super::errno();
-    fd::set_kernel_nb(fd, false);
-    set_errno(e);
-    r
-}
-
-fn connect_wait(s: &fd::State, park: bool, plain: impl FnOnce() -> c_int) -> c_int {
-    let fd = s.fd;
-    let r = plain();
-    if r == 0 || super::errno() != libc::EINPROGRESS {
-        return r;
-    }
-    let deadline = match s.timeout(true) {
-        0 => Deadline::NEVER,
-        ns => Deadline::after(ns),
-    };
-    let writable = || {
-        let mut p = libc::pollfd {
-            fd,
-            events: libc::POLLOUT,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd, zero timeout.
-        (unsafe { libc::syscall(libc::SYS_poll, &mut p as *mut libc::pollfd, 1, 0) } > 0)
-            .then_some(())
-    };
-    let mut w = if park {
-        netpoll::wait_until(&[(fd, POLLOUT)], deadline, writable)
-    } else {
-        wait::thread_wait(fd, POLLOUT, deadline, writable)
-    };
-    if w == Err(libc::EPERM) && park {
-        w = syscall_path(|| wait::thread_wait(fd, POLLOUT, deadline, writable));
-    }
-    match w {
-        Ok(()) => {
-            let mut err: c_int = 0;
-            let mut len = core::mem::size_of::<c_int>() as socklen_t;
-            // SAFETY: err and len are valid out-pointers of the sizes given.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_getsockopt,
-                    fd,
-                    libc::SOL_SOCKET,
-                    libc::SO_ERROR,
-                    &mut err as *mut c_int,
-                    &mut len as *mut socklen_t,
-                )
-            };
-            if r < 0 {
-                return -1;
-            }
-            if err == 0 {
-                0
-            } else {
-                ret((-1, err)) as c_int
-            }
-        }
-        Err(libc::ETIMEDOUT) => ret((-1, libc::EINPROGRESS)) as c_int,
-        Err(e) => ret((-1, e)) as c_int,
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Fortify variants (glibc's -D_FORTIFY_SOURCE calls these instead): the size check glibc
-// makes, then the hook.
-
-pub(crate) fn chk_fail() -> ! {
-    real!(ChkFail: fn() -> (););
-    // __chk_fail does not return.
-    // SAFETY: abort has no preconditions.
-    unsafe { libc::abort() }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __read_chk(
-    fd: c_int,
-    buf: *mut c_void,
-    n: size_t,
-    buflen: size_t,
-) -> ssize_t {
-    if n > buflen {
-        chk_fail();
-    }
-    // SAFETY: the caller's arguments, checked as glibc checks them.
-    unsafe { read(fd, buf, n) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __recv_chk(
-    fd: c_int,
-    buf: *mut c_void,
-    n: size_t,
-    buflen: size_t,
-    flags: c_int,
-) -> ssize_t {
-    if n > buflen {
-        chk_fail();
-    }
-    // SAFETY: as above.
-    unsafe { recv(fd, buf, n, flags) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __recvfrom_chk(
-    fd: c_int,
-    buf: *mut c_void,
-    n: size_t,
-    buflen: size_t,
-    flags: c_int,
-    addr: *mut sockaddr,
-    alen: *mut socklen_t,
-) -> ssize_t {
-    if n > buflen {
-        chk_fail();
-    }
-    // SAFETY: as above.
-    unsafe { recvfrom(fd, buf, n, flags, addr, alen) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __pread_chk(
-    fd: c_int,
-    buf: *mut c_void,
-    n: size_t,
-    off: libc::off_t,
-    buflen: size_t,
-) -> ssize_t {
-    if n > buflen {
-        chk_fail();
-    }
-    // SAFETY: as above.
-    unsafe { pread(fd, buf, n, off) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __pread64_chk(
-    fd: c_int,
-    buf: *mut c_void,
-    n: size_t,
-    off: libc::off64_t,
-    buflen: size_t,
-) -> ssize_t {
-    if n > buflen {
-        chk_fail();
-    }
-    // SAFETY: as above.
-    unsafe { pread64(fd, buf, n, off) }
 }

@@ -9,9 +9,10 @@
 //!   of each fd: kind, who made it non-blocking, the user's O_NONBLOCK, emulated SO_*TIMEO),
 //!   `wait.rs` (the one engine every fd operation runs through: park on the netpoller, or the
 //!   syscall path, or a plain thread's blocking emulation), `io.rs` (read/write/recv/send
-//!   families, accept, connect, their fortify variants), `poll.rs` (poll, ppoll, select,
-//!   pselect, epoll_wait, epoll_pwait), `sleep.rs`, `fdops.rs` (fd creation, close/dup/fclose/
-//!   close_range, fcntl, ioctl, setsockopt) and `net.rs` (name resolution on the syscall path).
+//!   families), `conn.rs` (accept, connect), `poll.rs` (poll, ppoll, select, pselect,
+//!   epoll_wait, epoll_pwait), `fortify.rs` (the `__*_chk` forms), `sleep.rs`, `fdops.rs`
+//!   (fd creation, close/dup/fclose/close_range, fdopen, fcntl, ioctl, setsockopt) and
+//!   `net.rs` (name resolution on the syscall path).
 //!
 //! Why a folder of its own and not `ffi/`: these are not the C API. They must not appear in
 //! `gmp.h` (cbindgen reads only `ffi/`), they keep libc's names and signatures rather than
@@ -37,8 +38,10 @@ pub(crate) mod real;
 
 pub(crate) mod pthread;
 
+pub(crate) mod conn;
 pub(crate) mod fd;
 pub(crate) mod fdops;
+pub(crate) mod fortify;
 pub(crate) mod io;
 pub(crate) mod net;
 pub(crate) mod poll;

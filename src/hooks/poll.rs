@@ -1,5 +1,5 @@
-//! poll, ppoll, select, pselect, epoll_wait, epoll_pwait (and __poll_chk, __ppoll_chk,
-//! __fdelt_chk): from a goroutine, park until one of the fds is ready or the timeout passes.
+//! poll, ppoll, select, pselect, epoll_wait, epoll_pwait: from a goroutine, park until one of
+//! the fds is ready or the timeout passes (their fortify forms are in fortify.rs).
 //!
 //! Each is a check (the real call with a zero timeout, by raw syscall) inside
 //! `netpoll::wait_until` over the fds the call names, so the answer is always the kernel's own
@@ -360,44 +360,4 @@ pub unsafe extern "C" fn epoll_pwait(
     }
     epoll_park(epfd, events, max, ms_deadline(timeout))
         .map_or_else(|| syscall_path(plain), |r| r as c_int)
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __poll_chk(
-    fds: *mut pollfd,
-    n: nfds_t,
-    timeout: c_int,
-    fdslen: usize,
-) -> c_int {
-    if fdslen / core::mem::size_of::<pollfd>() < n as usize {
-        super::io::chk_fail();
-    }
-    // SAFETY: the caller's arguments, checked as glibc checks them.
-    unsafe { poll(fds, n, timeout) }
-}
-
-#[no_mangle]
-pub unsafe extern "C" fn __ppoll_chk(
-    fds: *mut pollfd,
-    n: nfds_t,
-    ts: *const timespec,
-    mask: *const sigset_t,
-    fdslen: usize,
-) -> c_int {
-    if fdslen / core::mem::size_of::<pollfd>() < n as usize {
-        super::io::chk_fail();
-    }
-    // SAFETY: as above.
-    unsafe { ppoll(fds, n, ts, mask) }
-}
-
-/// glibc's FD_SET/FD_ISSET check under _FORTIFY_SOURCE: the word index of `d`, or
-/// __chk_fail for an fd outside an fd_set. Not blocking; exported with the other fortify
-/// forms so a fortified select program sees one consistent set of them.
-#[no_mangle]
-pub extern "C" fn __fdelt_chk(d: libc::c_long) -> libc::c_long {
-    if d < 0 || d >= libc::FD_SETSIZE as libc::c_long {
-        super::io::chk_fail();
-    }
-    d / (8 * core::mem::size_of::<libc::c_ulong>() as libc::c_long)
 }

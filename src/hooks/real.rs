@@ -1,6 +1,6 @@
 //! The real functions behind the interposers: libc's, or the next interposer's (a sanitizer, a
 //! lock profiler loaded after libgmp). One table for all of them: the pthread lock functions
-//! (pthread.rs) and the blocking calls (io.rs, poll.rs, sleep.rs, fdops.rs, net.rs).
+//! (pthread.rs) and the blocking calls (io.rs, conn.rs, poll.rs, fortify.rs, sleep.rs, fdops.rs, net.rs).
 //!
 //! The I/O hooks reach this table only on paths that forward to libc; their own attempts
 //! inside the runtime (the non-blocking tries, fstat, the fcntl that flips O_NONBLOCK, poll on
@@ -72,7 +72,7 @@ reals! {
     SpinLock = c"pthread_spin_lock" @ c"GLIBC_2.2.5",
     SpinTrylock = c"pthread_spin_trylock" @ c"GLIBC_2.2.5",
     SpinUnlock = c"pthread_spin_unlock" @ c"GLIBC_2.2.5",
-    // The blocking calls (io.rs, poll.rs, sleep.rs, fdops.rs, net.rs): libc's oldest x86-64
+    // The blocking calls (io.rs, conn.rs, poll.rs, fortify.rs, sleep.rs, fdops.rs, net.rs): libc's oldest x86-64
     // version of each (objdump -T of glibc 2.36).
     Read = c"read" @ c"GLIBC_2.2.5",
     Readv = c"readv" @ c"GLIBC_2.2.5",
