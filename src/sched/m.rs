@@ -111,10 +111,6 @@ pub(crate) struct M {
     /// The P to take when woken: written by the waker before `park.wakeup()` (release), read
     /// after `park.sleep()` (acquire).
     pub nextp: *mut P,
-    /// Lent for a readied goroutine (preempt/asyncpreempt.rs, `Plan::Borrow`): the schedules
-    /// left before it gives the P back to the oldest preempted goroutine. Written by the
-    /// lender before `park.wakeup()`, like nextp; then this thread's.
-    pub borrow: u8,
     /// Looking for work (counted in sched.nmspinning). Written by the waker before wakeup for a
     /// sleeping M, otherwise by this thread; read by schedtrace.
     pub spinning: AtomicBool,
@@ -349,7 +345,6 @@ fn allocm(kind: MKind) -> Option<*mut M> {
         curg: AtomicPtr::new(null_mut()),
         p: AtomicPtr::new(null_mut()),
         nextp: null_mut(),
-        borrow: 0,
         spinning: AtomicBool::new(false),
         park: Note::new(),
         locks: AtomicI32::new(0),

@@ -465,23 +465,6 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
                 }
             }
 
-            // Lent for one readied goroutine (Plan::Borrow), which has run: the P goes back to
-            // the oldest preempted goroutine's M, and this M to the idle list.
-            if (*mp).borrow > 0 {
-                (*mp).borrow -= 1;
-                if (*mp).borrow == 0 {
-                    let mut s = SCHED.locked();
-                    let gp = s.preemptqget();
-                    if !gp.is_null() {
-                        releasep(mp);
-                        handoff_to_locked(&mut s, (*gp).lockedm(), pp);
-                        drop(s);
-                        stopm(mp);
-                        continue 'top;
-                    }
-                }
-            }
-
             // This P's due timers (they ready their goroutines into our runnext).
             (*pp).timers.check(0);
 
