@@ -124,18 +124,33 @@ pub(crate) fn wake_netpoller(when: i64) {
     }
 }
 
-/// Whether `fd` can be waited on, registering it (once). See wait_until for the errors.
+/// Whether `fd` can be waited on, registering it. See wait_until for the errors. For fds the
+/// hooks have not seen: asks epoll afresh (a cached answer may be about an earlier file with
+/// this number, closed behind the hooks' back), as an operation in flight (a concurrent
+/// close waits for it, so its registration cannot outlive that close).
 pub(crate) fn pollable(fd: i32) -> Result<(), i32> {
     if fd < 0 {
         return Err(libc::EBADF);
     }
     ensure_init().map_err(|_| libc::EPERM)?;
     let pd = TABLE.get(fd).ok_or(libc::EPERM)?;
-    let r = pd.register(fd, false);
-    if r.is_ok() {
-        MAX_FD.fetch_max(fd, Relaxed);
-    }
+    MAX_FD.fetch_max(fd, Relaxed);
+    wait::begin(pd);
+    let r = pd.register(fd, true);
+    pd.ops.fetch_sub(1, Release);
     r
+}
+
+/// A hooked call just made `fd` name a new file (socket, pipe, accept, dup...): forget any
+/// registration of an earlier file with this number that was closed behind the hooks' back
+/// (a raw close, glibc's own closes in pclose): epoll dropped that file's interest, and a
+/// cached registration would leave the new file's waiters unwoken.
+pub(crate) fn fd_new(fd: i32) {
+    if let Some(pd) = TABLE.peek(fd) {
+        if pd.reg.load(Acquire) != 0 && pd.ops.load(Acquire) == 0 && !pd.closing.load(Acquire) {
+            pd.reset();
+        }
+    }
 }
 
 /// Park the calling goroutine until `check()` returns `Some(r)`: `check` is tried first, and

@@ -133,11 +133,27 @@ pub(crate) fn wait_until<R>(
     let ep = ents.ptr();
     let mut begun = 0;
     let r = (|| {
-        for (i, &(fd, events)) in fds.iter().enumerate() {
+        let mut i = 0;
+        while i < n {
+            let (fd, events) = fds[i];
             let pd = TABLE
                 .get(fd)
                 .ok_or(if fd < 0 { libc::EBADF } else { libc::EPERM })?;
-            begin(pd);
+            if !try_begin(pd) {
+                // A close is in progress: give back the operations begun so far (the closer
+                // may wait for one of them: a close_range, or this fd listed twice), wait
+                // for it to finish, start over.
+                for j in 0..begun {
+                    // SAFETY: entries below `begun` are written.
+                    unsafe { (*ep.add(j)).pd.ops.fetch_sub(1, Release) };
+                }
+                begun = 0;
+                i = 0;
+                while pd.closing.load(Acquire) {
+                    proc::gosched();
+                }
+                continue;
+            }
             // SAFETY: i < n <= the buffer's capacity.
             unsafe {
                 ep.add(i).write(Ent {
@@ -146,6 +162,7 @@ pub(crate) fn wait_until<R>(
                 })
             };
             begun = i + 1;
+            i += 1;
             match pd.register(fd, fresh) {
                 Ok(()) => {}
                 Err(libc::EBADF) => return Err(libc::EBADF),
@@ -163,14 +180,20 @@ pub(crate) fn wait_until<R>(
     r
 }
 
-/// Count an operation in flight on pd, waiting out a close in progress.
-fn begin(pd: &PollDesc) {
-    loop {
-        pd.ops.fetch_add(1, SeqCst);
-        if !pd.closing.load(SeqCst) {
-            return;
-        }
-        pd.ops.fetch_sub(1, SeqCst);
+/// Count an operation in flight on pd, unless a close is in progress (false).
+fn try_begin(pd: &PollDesc) -> bool {
+    pd.ops.fetch_add(1, SeqCst);
+    if !pd.closing.load(SeqCst) {
+        return true;
+    }
+    pd.ops.fetch_sub(1, SeqCst);
+    false
+}
+
+/// Count an operation in flight on pd, waiting out a close in progress. The caller holds no
+/// other operation.
+pub(crate) fn begin(pd: &PollDesc) {
+    while !try_begin(pd) {
         while pd.closing.load(Acquire) {
             proc::gosched();
         }
@@ -291,8 +314,13 @@ fn block_slot(gp: *mut G, pd: &PollDesc, mode: usize, deadline: Deadline) -> boo
                 (*gp).timer.stop();
             }
         }
+        // Only READY (an event while we were waking) is ours to consume: NIL/another
+        // goroutine's WAIT or G must be left alone.
+        let _ = s.compare_exchange(PD_READY, PD_NIL, SeqCst, Relaxed);
+    } else {
+        // Saw closing before parking: withdraw our WAIT (a close may have cleared it).
+        let _ = s.compare_exchange(PD_WAIT, PD_NIL, SeqCst, Relaxed);
     }
-    s.swap(PD_NIL, SeqCst);
     true
 }
 
@@ -304,12 +332,8 @@ unsafe extern "C" fn commit_slot(gp: *mut G, c: *mut c_void) -> bool {
         let c = &*(c as *const SlotCtx);
         (&*c.slot, c.deadline, c.token)
     };
-    if slot
-        .compare_exchange(PD_WAIT, gp as usize, SeqCst, Relaxed)
-        .is_err()
-    {
-        return false;
-    }
+    // Arm the deadline before publishing the G: after the CAS the G may be readied, run, and
+    // re-arm its timer for something else (a sleep), which a late arming here would clobber.
     if deadline != Deadline::NEVER {
         // SAFETY: Gs are never freed; a stale arming is ignored by the token check.
         unsafe {
@@ -317,6 +341,12 @@ unsafe extern "C" fn commit_slot(gp: *mut G, c: *mut c_void) -> bool {
                 .timer
                 .modify(deadline.0, timeout, gp as usize, token as usize)
         };
+    }
+    if slot
+        .compare_exchange(PD_WAIT, gp as usize, SeqCst, Relaxed)
+        .is_err()
+    {
+        return false;
     }
     true
 }
@@ -452,6 +482,11 @@ unsafe fn timeout(arg: usize, seq: usize) {
             // A token check racing with a new wait on the same slot can at worst wake that
             // wait early; it then finds its deadline not passed and waits again.
             let s = &*(slot as *const AtomicUsize);
+            // Not committed yet (armed before the commit): clear the WAIT, so the commit
+            // fails and the goroutine does not park; it then sees its deadline passed.
+            if s.compare_exchange(PD_WAIT, PD_NIL, SeqCst, Relaxed).is_ok() {
+                return;
+            }
             if s.compare_exchange(gp as usize, PD_NIL, SeqCst, Relaxed)
                 .is_ok()
             {

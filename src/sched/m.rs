@@ -456,7 +456,13 @@ extern "C" fn mstart(arg: *mut c_void) -> *mut c_void {
         // Timed sleeps of this thread (the netpoller's wait until the next timer, sysmon's
         // tick) end on time instead of up to the default 50 µs slack later: timers fire when
         // due (measured: gmp_sleep(1 ms) lateness p50 ~90 µs with the default slack).
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong, 0 as libc::c_ulong);
+        libc::prctl(
+            libc::PR_SET_TIMERSLACK,
+            1 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        );
         // g0's context: everything below this point of the pthread stack is free, and mcall
         // restarts g0 here each time (nothing on g0 outlives a switch away from it).
         let sp: usize;

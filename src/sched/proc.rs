@@ -1076,6 +1076,33 @@ pub(crate) fn gopark(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(),
     Ok(())
 }
 
+/// gmp_park: gopark, marked as a park that gmp_ready may end (`ready_user`).
+pub(crate) fn gopark_user(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(), i32> {
+    let gp = match ctx() {
+        Ctx::G(_, gp) => gp,
+        _ => return Err(libc::EPERM),
+    };
+    // SAFETY: our own G. Release/Acquire: a waker that sees the flag sees the park's setup.
+    unsafe { (*gp).user_park.store(true, Release) };
+    let r = gopark(unlockf, lock);
+    // SAFETY: as above.
+    unsafe { (*gp).user_park.store(false, Relaxed) };
+    r
+}
+
+/// gmp_ready: `ready`, for a goroutine parked in gmp_park only (`Err(EINVAL)` for one that
+/// sleeps or waits on an fd: its own timer or event would wake it a second time).
+/// # Safety
+/// As ready.
+pub(crate) unsafe fn ready_user(gp: *mut G) -> Result<(), i32> {
+    // SAFETY: per the contract.
+    if !unsafe { (*gp).user_park.load(Acquire) } {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: per the contract.
+    unsafe { ready(gp) }
+}
+
 /// The running goroutine and its M, if `c` is a goroutine that holds a P (not inside a syscall
 /// bracket, where it has none).
 fn running(c: Ctx) -> Option<(*mut M, *mut G)> {
