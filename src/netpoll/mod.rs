@@ -182,7 +182,10 @@ pub(crate) fn wait_until<R>(
 /// (the real close) runs, and the number's poll descriptor is fresh for its next use. Calls
 /// that start on the fd while this runs wait for it to finish. In a fork child, only `f` runs.
 pub(crate) fn close_with<R>(fd: i32, f: impl FnOnce() -> R) -> R {
-    close_range_with(fd.max(0) as u32, fd.max(0) as u32, f)
+    if fd < 0 {
+        return f();
+    }
+    close_range_with(fd as u32, fd as u32, f)
 }
 
 /// `close_with` for every fd in `lo..=hi` at once (close_range).
@@ -226,6 +229,10 @@ pub(crate) fn close_range_with<R>(lo: u32, hi: u32, f: impl FnOnce() -> R) -> R 
         }
     }
     let r = f();
+    // f's errno is the caller's result: the lock below may sleep on a futex, which sets it.
+    let errno = crate::os::errno_ptr();
+    // SAFETY: this thread's errno (no switch happens below).
+    let saved = unsafe { *errno };
     for fd in lo..=hi {
         let Some(pd) = TABLE.peek(fd as i32) else {
             continue;
@@ -234,6 +241,8 @@ pub(crate) fn close_range_with<R>(lo: u32, hi: u32, f: impl FnOnce() -> R) -> R 
         let _l = pd.lock_lists();
         pd.closing.store(false, SeqCst);
     }
+    // SAFETY: as above.
+    unsafe { *errno = saved };
     r
 }
 
