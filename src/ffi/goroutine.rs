@@ -109,7 +109,7 @@ pub unsafe extern "C" fn gmp_park(unlockf: gmp_unlock_fn, lock: *mut c_void) -> 
     // SAFETY: gmp_g is the C name of G (the handle is the G's address): the two function
     // pointer types have the same ABI.
     let unlockf = unsafe { core::mem::transmute::<gmp_unlock_fn, Option<UnlockFn>>(unlockf) };
-    neg(proc::gopark(unlockf, lock))
+    neg(proc::gopark_user(unlockf, lock))
 }
 
 /// Make a goroutine that is parked in gmp_park runnable; called from a goroutine it runs next
@@ -124,7 +124,7 @@ pub unsafe extern "C" fn gmp_ready(g: *mut gmp_g) -> c_int {
         return -libc::EINVAL;
     }
     // SAFETY: a non-null g is a goroutine handle from this runtime (the caller's contract).
-    neg(unsafe { proc::ready(g as *mut G) })
+    neg(unsafe { proc::ready_user(g as *mut G) })
 }
 
 /// LockOSThread: while locked (calls nest and are counted) the goroutine runs only on its

@@ -274,6 +274,7 @@ pub(crate) fn timeval_ns(tv: &libc::timeval) -> i64 {
 /// A hooked creator made `fd` (see "Owned"). A SOCK_NONBLOCK/O_NONBLOCK given at creation
 /// needs no record: RT_NB is clear, so the kernel's flag is the user's.
 pub(crate) fn created(fd: i32, kind: Kind, sock_type: i32) {
+    crate::netpoll::fd_new(fd);
     let Some(rec) = TABLE.get(fd) else { return };
     let k = match kind {
         Kind::Sock => SOCK,
@@ -313,6 +314,7 @@ pub(crate) fn forget_range(lo: u32, hi: u32) {
 
 /// `to` now names the same description as `from` (dup family).
 pub(crate) fn copy(from: i32, to: i32) {
+    crate::netpoll::fd_new(to);
     match TABLE.peek(from) {
         Some(src) if src.word.load(Acquire) != 0 => {
             let Some(dst) = TABLE.get(to) else { return };

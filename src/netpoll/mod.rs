@@ -125,18 +125,34 @@ pub(crate) fn wake_netpoller(when: i64) {
     }
 }
 
-/// Whether `fd` can be waited on, registering it (once). See wait_until for the errors.
+/// Whether `fd` can be waited on, registering it. See wait_until for the errors. For fds the
+/// hooks have not seen: asks epoll afresh (a cached answer may be about an earlier file with
+/// this number, closed behind the hooks' back), as an operation in flight (a concurrent
+/// close waits for it, so its registration cannot outlive that close).
 pub(crate) fn pollable(fd: i32) -> Result<(), i32> {
     if fd < 0 {
         return Err(libc::EBADF);
     }
     ensure_init().map_err(|_| libc::EPERM)?;
     let pd = TABLE.get(fd).ok_or(libc::EPERM)?;
-    let r = pd.register(fd, false);
-    if r.is_ok() {
-        MAX_FD.fetch_max(fd, Relaxed);
-    }
+    MAX_FD.fetch_max(fd, Relaxed);
+    // An operation in flight, waiting out a close in progress (we hold no other).
+    pd.close.begin_op(crate::sched::proc::gosched);
+    let r = pd.register(fd, true);
+    pd.close.end_op();
     r
+}
+
+/// A hooked call just made `fd` name a new file (socket, pipe, accept, dup...): forget any
+/// registration of an earlier file with this number that was closed behind the hooks' back
+/// (a raw close, glibc's own closes in pclose): epoll dropped that file's interest, and a
+/// cached registration would leave the new file's waiters unwoken.
+pub(crate) fn fd_new(fd: i32) {
+    if let Some(pd) = TABLE.peek(fd) {
+        if pd.reg.load(Acquire) != 0 && pd.close.quiet() {
+            pd.reset();
+        }
+    }
 }
 
 /// Park the calling goroutine until `check()` returns `Some(r)`: `check` is tried first, and
@@ -168,7 +184,10 @@ pub(crate) fn wait_until<R>(
 /// (the real close) runs, and the number's poll descriptor is fresh for its next use. Calls
 /// that start on the fd while this runs wait for it to finish. In a fork child, only `f` runs.
 pub(crate) fn close_with<R>(fd: i32, f: impl FnOnce() -> R) -> R {
-    close_range_with(fd.max(0) as u32, fd.max(0) as u32, f)
+    if fd < 0 {
+        return f();
+    }
+    close_range_with(fd as u32, fd as u32, f)
 }
 
 /// `close_with` for every fd in `lo..=hi` at once (close_range).
@@ -211,6 +230,10 @@ pub(crate) fn close_range_with<R>(lo: u32, hi: u32, f: impl FnOnce() -> R) -> R 
         }
     }
     let r = f();
+    // f's errno is the caller's result: the lock below may sleep on a futex, which sets it.
+    let errno = crate::os::errno_ptr();
+    // SAFETY: this thread's errno (no switch happens below).
+    let saved = unsafe { *errno };
     for fd in lo..=hi {
         let Some(pd) = TABLE.peek(fd as i32) else {
             continue;
@@ -219,6 +242,8 @@ pub(crate) fn close_range_with<R>(lo: u32, hi: u32, f: impl FnOnce() -> R) -> R 
         let _l = pd.lock_lists();
         pd.close.end_close();
     }
+    // SAFETY: as above.
+    unsafe { *errno = saved };
     r
 }
 

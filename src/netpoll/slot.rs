@@ -5,7 +5,7 @@
 //!
 //! - `Slot`: a wait slot (Go's rg/wg) — the single-waiter protocol of pd.rs: NIL -> WAIT (or
 //!   consume READY), the park callback's WAIT -> G commit, the event's / timeout's / close's
-//!   take-out, the waiter's final swap to NIL.
+//!   take-out, the waiter's withdrawal of its WAIT or consumption of a READY after it.
 //! - `ListGate`: a direction's event generation and list-waiter count — the Dekker pair that
 //!   decides whether an event must take the descriptor lock to look at the waiter list.
 //! - `CloseGate`: `closing` and `ops` — the close protocol's Dekker pair: a closer never runs
@@ -49,7 +49,7 @@ pub(crate) enum Attempt {
     Ready,
     /// NIL -> WAIT done and no close began before it: park, committing with `commit`.
     Park,
-    /// NIL -> WAIT done but a close began: do not park (the slot is the caller's: `finish`).
+    /// NIL -> WAIT done but a close began: do not park (`withdraw` the WAIT).
     Closed,
     /// WAIT or a G: another goroutine's slot (use a list wait).
     Busy,
@@ -135,18 +135,34 @@ impl Slot {
         }
     }
 
-    /// The deadline timer of a slot wait: take `gp` out (NIL). True: the caller readies it.
-    /// SeqCst: against the event's and close's CAS, and the waiter's final swap.
-    pub(crate) fn take(&self, gp: usize) -> bool {
+    /// The deadline timer of a slot wait by `gp` (the token matched). It is armed before the
+    /// commit, so it may find our WAIT: clear it (the commit fails and the goroutine, not
+    /// parking, sees its deadline passed; false). Else take `gp` out: true, the caller readies
+    /// it. SeqCst: against the commit's, the event's and the close's CAS.
+    pub(crate) fn timeout(&self, gp: usize) -> bool {
+        if self
+            .0
+            .compare_exchange(PD_WAIT, PD_NIL, SeqCst, Relaxed)
+            .is_ok()
+        {
+            return false;
+        }
         self.0
             .compare_exchange(gp, PD_NIL, SeqCst, Relaxed)
             .is_ok()
     }
 
-    /// The waiter after its wait (woken, commit failed, or closed): the slot is free again
-    /// (a READY left by an event after our wake-up is dropped: the waiter tries the call next).
-    pub(crate) fn finish(&self) {
-        self.0.swap(PD_NIL, SeqCst);
+    /// The waiter after a wait it parked for (woken, or its commit failed): only a READY (an
+    /// event while it was waking) is its own to consume. A NIL, or another goroutine's WAIT or
+    /// G (it took the slot since our wake-up), must be left alone.
+    pub(crate) fn finish_woken(&self) {
+        let _ = self.0.compare_exchange(PD_READY, PD_NIL, SeqCst, Relaxed);
+    }
+
+    /// The waiter that saw `closing` after its NIL -> WAIT (`Attempt::Closed`): withdraw the
+    /// WAIT (the close may have cleared it already; then the slot is left alone).
+    pub(crate) fn withdraw(&self) {
+        let _ = self.0.compare_exchange(PD_WAIT, PD_NIL, SeqCst, Relaxed);
     }
 
     /// After the real close, with no operation in flight: fresh for the next file. Relaxed:
@@ -246,23 +262,41 @@ impl CloseGate {
         }
     }
 
-    /// Count an operation in flight, waiting out a close in progress (`yield_` between
-    /// looks: the runtime's gosched).
-    pub(crate) fn begin_op(&self, mut yield_: impl FnMut()) {
-        loop {
-            self.ops.fetch_add(1, SeqCst);
-            // Dekker: pairs with `start_close` + `ops_in_flight` (see the type).
-            seqcst_storeload(SeqCst, SeqCst);
-            if !self.closing.load(SeqCst) {
-                return;
-            }
-            self.ops.fetch_sub(1, SeqCst);
-            // Acquire: pairs with `end_close`'s store, so what the closer did (the real
-            // close, the descriptor's reset) happens before our retry.
-            while self.closing.load(Acquire) {
-                yield_();
-            }
+    /// Count an operation in flight, unless a close is in progress (false: not counted; wait
+    /// it out with `wait_closed` before trying again).
+    pub(crate) fn try_begin_op(&self) -> bool {
+        self.ops.fetch_add(1, SeqCst);
+        // Dekker: pairs with `start_close` + `ops_in_flight` (see the type).
+        seqcst_storeload(SeqCst, SeqCst);
+        if !self.closing.load(SeqCst) {
+            return true;
         }
+        self.ops.fetch_sub(1, SeqCst);
+        false
+    }
+
+    /// Wait out a close in progress (`yield_` between looks: the runtime's gosched).
+    /// Acquire: pairs with `end_close`'s store, so what the closer did (the real close, the
+    /// descriptor's reset) happens before the caller's retry.
+    pub(crate) fn wait_closed(&self, mut yield_: impl FnMut()) {
+        while self.closing.load(Acquire) {
+            yield_();
+        }
+    }
+
+    /// Count an operation in flight, waiting out a close in progress. The caller holds no
+    /// other operation (the closer may be waiting for it).
+    pub(crate) fn begin_op(&self, mut yield_: impl FnMut()) {
+        while !self.try_begin_op() {
+            self.wait_closed(&mut yield_);
+        }
+    }
+
+    /// fd_new (mod.rs): no operation in flight and no close in progress — a heuristic
+    /// snapshot (Acquire loads: what the last operation or close did is visible).
+    #[cfg_attr(loom, allow(dead_code))] // not modeled
+    pub(crate) fn quiet(&self) -> bool {
+        self.ops.load(Acquire) == 0 && !self.closing.load(Acquire)
     }
 
     /// The operation is over. Release: pairs with the closer's load in `ops_in_flight`.

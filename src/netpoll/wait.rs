@@ -110,12 +110,25 @@ pub(crate) fn wait_until<R>(
     let ep = ents.ptr();
     let mut begun = 0;
     let r = (|| {
-        for (i, &(fd, events)) in fds.iter().enumerate() {
+        let mut i = 0;
+        while i < n {
+            let (fd, events) = fds[i];
             let pd = TABLE
                 .get(fd)
                 .ok_or(if fd < 0 { libc::EBADF } else { libc::EPERM })?;
-            // Count an operation in flight on pd, waiting out a close in progress.
-            pd.close.begin_op(proc::gosched);
+            if !pd.close.try_begin_op() {
+                // A close is in progress: give back the operations begun so far (the closer
+                // may wait for one of them: a close_range, or this fd listed twice), wait
+                // for it to finish, start over.
+                for j in 0..begun {
+                    // SAFETY: entries below `begun` are written.
+                    unsafe { (*ep.add(j)).pd.close.end_op() };
+                }
+                begun = 0;
+                i = 0;
+                pd.close.wait_closed(proc::gosched);
+                continue;
+            }
             // SAFETY: i < n <= the buffer's capacity.
             unsafe {
                 ep.add(i).write(Ent {
@@ -124,6 +137,7 @@ pub(crate) fn wait_until<R>(
                 })
             };
             begun = i + 1;
+            i += 1;
             match pd.register(fd, fresh) {
                 Ok(()) => {}
                 Err(libc::EBADF) => return Err(libc::EBADF),
@@ -216,14 +230,19 @@ struct SlotCtx {
 fn block_slot(gp: *mut G, pd: &PollDesc, mode: usize, deadline: Deadline) -> bool {
     let s = &pd.slot[mode];
     match s.begin_wait(&pd.close) {
-        Attempt::Ready => return true,
+        Attempt::Ready => {}
         Attempt::Busy => return false, // WAIT or a G: another waiter's
-        // A close that set `closing` before our WAIT: do not park.
-        Attempt::Closed => {}
+        // A close that set `closing` before our WAIT: do not park; withdraw the WAIT (a close
+        // may have cleared it).
+        Attempt::Closed => s.withdraw(),
         // A close after our WAIT clears the slot: the commit fails or the G is readied.
-        Attempt::Park => park_slot(gp, s, deadline),
+        Attempt::Park => {
+            park_slot(gp, s, deadline);
+            // Only READY (an event while we were waking) is ours to consume: NIL/another
+            // goroutine's WAIT or G must be left alone.
+            s.finish_woken();
+        }
     }
-    s.finish();
     true
 }
 
@@ -261,9 +280,8 @@ unsafe extern "C" fn commit_slot(gp: *mut G, c: *mut c_void) -> bool {
         let c = &*(c as *const SlotCtx);
         (&*c.slot, c.deadline, c.token)
     };
-    if !slot.commit(gp as usize) {
-        return false;
-    }
+    // Arm the deadline before publishing the G: after the CAS the G may be readied, run, and
+    // re-arm its timer for something else (a sleep), which a late arming here would clobber.
     if deadline != Deadline::NEVER {
         // SAFETY: Gs are never freed; a stale arming is ignored by the token check.
         unsafe {
@@ -272,7 +290,7 @@ unsafe extern "C" fn commit_slot(gp: *mut G, c: *mut c_void) -> bool {
                 .modify(deadline.0, timeout, gp as usize, token as usize)
         };
     }
-    true
+    slot.commit(gp as usize)
 }
 
 struct ListCtx<'a> {
@@ -400,7 +418,9 @@ unsafe fn timeout(arg: usize, seq: usize) {
             // A token check racing with a new wait on the same slot can at worst wake that
             // wait early; it then finds its deadline not passed and waits again.
             let s = &*(slot as *const Slot);
-            if s.take(gp as usize) {
+            // Not committed yet (armed before the commit): `timeout` clears the WAIT, so the
+            // commit fails and the goroutine does not park; it then sees its deadline passed.
+            if s.timeout(gp as usize) {
                 ready(gp);
             }
         } else if slot::win(&(*gp).pollwait, token) {

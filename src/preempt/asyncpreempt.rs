@@ -293,10 +293,6 @@ enum Plan {
     Swap,
     /// Give the P to this idle M, which schedules normally.
     IdleM(*mut M),
-    /// Lend the P to this idle M, over the budget, for the next goroutine of the P's queue;
-    /// after running it the M gives the P to the oldest preempted goroutine and goes idle
-    /// again (`M::borrow`, proc.rs find_runnable), so no thread stays pinned for it.
-    Borrow(*mut M),
     /// No M can take the P without making a thread, or the budget is spent: carry on; sysmon
     /// asks again at its next tick.
     Skip,
@@ -352,13 +348,6 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
         } else {
             Plan::Skip
         };
-        // Work on this P (a sleeper its timer just woke, a goroutine readied here) must not
-        // wait behind the rotation of preempted goroutines — goroutines that never end would
-        // keep it waiting for seconds: lend it an idle M for one goroutine.
-        let plan = match plan {
-            Plan::Swap | Plan::Skip if local && s.nmidle > 0 => Plan::Borrow(s.mget()),
-            p => p,
-        };
         match plan {
             Plan::Carry | Plan::Skip => {
                 drop(s);
@@ -380,12 +369,11 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
                 drop(s);
                 proc::schedule_without_p(mp)
             }
-            Plan::IdleM(m2) | Plan::Borrow(m2) => {
+            Plan::IdleM(m2) => {
                 park(&mut s, gp);
                 proc::releasep(mp);
                 drop(s);
                 // As startm does for an M off the idle list: it reads these after waking.
-                (*m2).borrow = if matches!(plan, Plan::Borrow(_)) { 2 } else { 0 };
                 (*m2).spinning.store(false, Relaxed);
                 (*m2).nextp = pp;
                 (*m2).park.wakeup();

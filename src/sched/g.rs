@@ -140,6 +140,9 @@ pub(crate) struct G {
     /// The wait slot (netpoll/pd.rs) it parks in, as an address; 0 for a list wait. Read by
     /// its deadline timer.
     pub pollslot: core::sync::atomic::AtomicUsize,
+    /// Parked in gmp_park (set by the G before parking, cleared when it resumes): only such a
+    /// park may be ended by gmp_ready — a sleep or an fd wait ends by its own waker.
+    pub user_park: AtomicBool,
 }
 
 impl G {
@@ -181,6 +184,7 @@ impl G {
             pollwait: AtomicU64::new(0),
             pollseq: 0,
             pollslot: core::sync::atomic::AtomicUsize::new(0),
+            user_park: AtomicBool::new(false),
         }
     }
 

@@ -111,10 +111,6 @@ pub(crate) struct M {
     /// The P to take when woken: written by the waker before `park.wakeup()` (release), read
     /// after `park.sleep()` (acquire).
     pub nextp: *mut P,
-    /// Lent for a readied goroutine (preempt/asyncpreempt.rs, `Plan::Borrow`): the schedules
-    /// left before it gives the P back to the oldest preempted goroutine. Written by the
-    /// lender before `park.wakeup()`, like nextp; then this thread's.
-    pub borrow: u8,
     /// Looking for work (counted in sched.nmspinning). Written by the waker before wakeup for a
     /// sleeping M, otherwise by this thread; read by schedtrace.
     pub spinning: AtomicBool,
@@ -349,7 +345,6 @@ fn allocm(kind: MKind) -> Option<*mut M> {
         curg: AtomicPtr::new(null_mut()),
         p: AtomicPtr::new(null_mut()),
         nextp: null_mut(),
-        borrow: 0,
         spinning: AtomicBool::new(false),
         park: Note::new(),
         locks: AtomicI32::new(0),
@@ -461,7 +456,13 @@ extern "C" fn mstart(arg: *mut c_void) -> *mut c_void {
         // Timed sleeps of this thread (the netpoller's wait until the next timer, sysmon's
         // tick) end on time instead of up to the default 50 µs slack later: timers fire when
         // due (measured: gmp_sleep(1 ms) lateness p50 ~90 µs with the default slack).
-        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+        libc::prctl(
+            libc::PR_SET_TIMERSLACK,
+            1 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        );
         // g0's context: everything below this point of the pthread stack is free, and mcall
         // restarts g0 here each time (nothing on g0 outlives a switch away from it).
         let sp: usize;

@@ -465,23 +465,6 @@ unsafe fn find_runnable(mp: *mut M) -> (*mut G, Slice) {
                 }
             }
 
-            // Lent for one readied goroutine (Plan::Borrow), which has run: the P goes back to
-            // the oldest preempted goroutine's M, and this M to the idle list.
-            if (*mp).borrow > 0 {
-                (*mp).borrow -= 1;
-                if (*mp).borrow == 0 {
-                    let mut s = SCHED.locked();
-                    let gp = s.preemptqget();
-                    if !gp.is_null() {
-                        releasep(mp);
-                        handoff_to_locked(&mut s, (*gp).lockedm(), pp);
-                        drop(s);
-                        stopm(mp);
-                        continue 'top;
-                    }
-                }
-            }
-
             // This P's due timers (they ready their goroutines into our runnext).
             (*pp).timers.check(0);
 
@@ -1091,6 +1074,33 @@ pub(crate) fn gopark(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(),
         mcall(mp, park_m);
     }
     Ok(())
+}
+
+/// gmp_park: gopark, marked as a park that gmp_ready may end (`ready_user`).
+pub(crate) fn gopark_user(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(), i32> {
+    let gp = match ctx() {
+        Ctx::G(_, gp) => gp,
+        _ => return Err(libc::EPERM),
+    };
+    // SAFETY: our own G. Release/Acquire: a waker that sees the flag sees the park's setup.
+    unsafe { (*gp).user_park.store(true, Release) };
+    let r = gopark(unlockf, lock);
+    // SAFETY: as above.
+    unsafe { (*gp).user_park.store(false, Relaxed) };
+    r
+}
+
+/// gmp_ready: `ready`, for a goroutine parked in gmp_park only (`Err(EINVAL)` for one that
+/// sleeps or waits on an fd: its own timer or event would wake it a second time).
+/// # Safety
+/// As ready.
+pub(crate) unsafe fn ready_user(gp: *mut G) -> Result<(), i32> {
+    // SAFETY: per the contract.
+    if !unsafe { (*gp).user_park.load(Acquire) } {
+        return Err(libc::EINVAL);
+    }
+    // SAFETY: per the contract.
+    unsafe { ready(gp) }
 }
 
 /// The running goroutine and its M, if `c` is a goroutine that holds a P (not inside a syscall

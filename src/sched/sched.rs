@@ -200,7 +200,7 @@ impl FreeGs {
 }
 
 /// See `Sched::nlong`.
-pub(crate) const LONG_CPU_NS: i64 = 20_000_000;
+pub(crate) const LONG_CPU_NS: i64 = 50_000_000;
 
 /// Per-P free lists keep up to this many Gs; beyond it half move to the global list.
 const GFREE_LOCAL_MAX: u64 = 64;
@@ -319,17 +319,9 @@ impl SchedLocked {
         gp
     }
 
-    /// The oldest preempted G that is not long-running (`LONG_CPU_NS`), else the oldest, off
-    /// the queue (null if none). Short ones first: a short one that needs one more slice to
-    /// count as long — and so to get a thread of its own, letting the budget admit the next
-    /// waiting goroutine — would otherwise wait behind every long one's turn (400 goroutines
-    /// that never end took a minute to all get a first turn at 1 P).
+    /// The oldest preempted G, off the queue (null if none).
     pub(crate) fn preemptqget(&mut self) -> *mut G {
-        // SAFETY: queued Gs are live and owned by the queue (we hold sched.lock).
-        let mut gp = self.preemptq.remove_first(|g1| unsafe { (*g1).preempt_cpu < LONG_CPU_NS });
-        if gp.is_null() {
-            gp = self.preemptq.pop();
-        }
+        let gp = self.preemptq.pop();
         self.sync_runqsize();
         gp
     }

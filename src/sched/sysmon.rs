@@ -224,8 +224,9 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
 /// enough to poll), and run timers that are over 1 ms late on Ps that no M runs (in a
 /// syscall, retired, or idle with no M woken for them): their goroutines go to the global
 /// queue (sysmon has no P). A running P's timers wait for its next schedule, which
-/// preemption brings within a slice (worth_preempting counts them): run here, their
-/// goroutines would queue behind everything in the global queue.
+/// preemption brings within a slice (worth_preempting counts them) — unless that is a slice
+/// late (its thread cannot be signalled: off the CPU on an oversubscribed machine): then
+/// here too, and any P's next schedule runs their goroutines.
 fn poll_and_timers(now: i64) {
     let last = netpoll::LASTPOLL.load(Relaxed);
     if netpoll::inited()
@@ -241,9 +242,14 @@ fn poll_and_timers(now: i64) {
         // SAFETY: Ps below nallp are live forever.
         let pp = SCHED.p(i);
         // SAFETY: as above.
-        let (ts, running) = unsafe { (&(*pp).timers, (*pp).status.load(Relaxed) == PStatus::Running) };
+        let (ts, running) = unsafe {
+            (
+                &(*pp).timers,
+                (*pp).status.load(Relaxed) == PStatus::Running,
+            )
+        };
         let w = ts.wake_time();
-        if w != 0 && now - w > TIMER_LATE_NS && !running {
+        if w != 0 && (now - w > TIMER_LATE_NS && !running || now - w > FORCE_PREEMPT_NS) {
             ts.check(now);
         }
     }

@@ -131,6 +131,10 @@ impl Timers {
             h.sift_down(0);
         }
         self.update_min_when_heap(h);
+        if last == 0 {
+            // No timers: none is MODIFIED either (Go's deleteMin).
+            self.min_when_modified.store(0, SeqCst);
+        }
     }
 
     /// Fix the heap top if its timer is stale (MODIFIED) or dead (ZOMBIE); true if it changed.
@@ -177,6 +181,9 @@ impl Timers {
                     tail.astate.store(tl.state, Release);
                     h.len -= 1;
                     self.update_min_when_heap(h);
+                    if h.len == 0 {
+                        self.min_when_modified.store(0, SeqCst);
+                    }
                 }
                 continue;
             }

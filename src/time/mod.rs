@@ -53,8 +53,7 @@ impl Deadline {
 }
 
 /// Park the calling goroutine until `d` (gmp_sleep, the sleep hooks). `Err(EPERM)` when the
-/// caller is not a goroutine that may park (the caller then sleeps its thread). A deadline of
-/// never parks for good (only a deadlock report ends it).
+/// caller is not a goroutine that may park (the caller then sleeps its thread).
 pub(crate) fn sleep_until(d: Deadline) -> Result<(), i32> {
     let gp = match ctx() {
         // SAFETY: our own G's status.
@@ -73,10 +72,9 @@ pub(crate) fn sleep_until(d: Deadline) -> Result<(), i32> {
 unsafe extern "C" fn reset_for_sleep(gp: *mut G, _: *mut c_void) -> bool {
     // SAFETY: gp is the parked G (never freed); sleep_when was set by it before parking.
     unsafe {
+        // A sleep of "never" still arms a timer (Go's maxWhen): a sleeping goroutine is not
+        // a deadlock.
         let when = (*gp).sleep_when;
-        if when == i64::MAX {
-            return true; // never: no timer
-        }
         (*gp).timer.modify(when.max(1), sleep_ready, gp as usize, 0);
     }
     true
