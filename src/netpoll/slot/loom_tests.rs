@@ -409,6 +409,39 @@ fn loom_netpoll_slot_two_waiters() {
     two_waiters(true);
 }
 
+/// G (a deadline) and G2 on one slot, G's timer, no event; a close releases G2 after G
+/// returned. G must time out. FAILS on the current code (ignored: a bug report for the lead,
+/// run with `--ignored`): the timer, armed before the commit (387c9d9), clears G's
+/// uncommitted WAIT; G2 takes the free slot (NIL -> WAIT); G's commit CAS WAIT -> G then
+/// succeeds on *G2's* WAIT (a WAIT does not say whose it is: ABA), so G parks with its
+/// deadline passed and its timer spent, until an event or a close; G2's commit fails and it
+/// goes Busy (a list wait). Loom's trace: G Park, G armed, timer fires (clears WAIT), G2
+/// NIL -> WAIT, G commit true, G2 commit false, G2 Busy, deadlock.
+#[test]
+#[ignore]
+fn loom_netpoll_slot_two_waiters_deadline() {
+    let mut b = loom::model::Builder::new();
+    b.preemption_bound = Some(2);
+    b.check(|| {
+        let w = SlotWorld::new(false);
+        let g2 = Arc::new(Waiter2 { g: Gor::new() });
+        let (wt, wb, g2b) = (w.clone(), w.clone(), g2.clone());
+        let tm = thread::spawn(move || wt.timer());
+        let b = thread::spawn(move || g2b.wait(&wb));
+        let r = w.waiter();
+        assert!(r == Out::Timeout || r == Out::Busy, "{r:?}");
+        tm.join().unwrap();
+        {
+            let _l = w.lists.lock().unwrap();
+            assert!(w.close.start_close());
+            if w.slot.unblock(false) == G2 {
+                g2.g.ready();
+            }
+        }
+        let _ = b.join().unwrap();
+    });
+}
+
 /// The limit noted at `two_waiters`, shown: without the close at the end, loom finds G2
 /// parked after the only event (deadlock). Ignored: a report, not a check (Go keeps one
 /// goroutine per direction with its fdMutex; libgmp's list waiters are immune, through
