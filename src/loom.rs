@@ -28,9 +28,13 @@ pub(crate) use loom::sync::atomic::{
 /// updated to match). The fence is slightly stronger than S (loom's SeqCst fence also carries
 /// happens-before): the models that use it order only atomics across it.
 #[inline(always)]
-pub(crate) fn seqcst_storeload(store: core::sync::atomic::Ordering, load: core::sync::atomic::Ordering) {
+pub(crate) fn seqcst_storeload(
+    store: core::sync::atomic::Ordering,
+    load: core::sync::atomic::Ordering,
+) {
     #[cfg(loom)]
-    if store == core::sync::atomic::Ordering::SeqCst && load == core::sync::atomic::Ordering::SeqCst {
+    if store == core::sync::atomic::Ordering::SeqCst && load == core::sync::atomic::Ordering::SeqCst
+    {
         fence(core::sync::atomic::Ordering::SeqCst);
     }
     #[cfg(not(loom))]

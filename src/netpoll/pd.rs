@@ -35,8 +35,8 @@
 use crate::lock::{Mutex, Rank};
 use crate::netpoll::epoll;
 use crate::netpoll::fdtab::{FdTable, Zeroed};
-use crate::sched::g::G;
 use crate::netpoll::slot::{CloseGate, ListGate, Slot};
+use crate::sched::g::G;
 use core::ptr::null_mut;
 use core::sync::atomic::{AtomicU32, Ordering::*};
 

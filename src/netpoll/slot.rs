@@ -27,14 +27,24 @@
 use crate::loom::{seqcst_storeload, AtomicBool, AtomicU32, AtomicU64, AtomicUsize};
 use core::sync::atomic::Ordering::*;
 
-/// Slot states besides a parked G's address (Gs are aligned, so never 0, 1 or 2).
+/// Slot states besides a parked G's address (Gs are 8-byte aligned: their low 3 bits are 0).
 pub(crate) const PD_NIL: usize = 0;
 /// An event came while nobody waited.
 pub(crate) const PD_READY: usize = 1;
-/// A goroutine is about to park (its park callback has not committed yet).
+/// The bit of a WAIT: `G | PD_WAIT` — goroutine G is about to park (its park callback has
+/// not committed yet). The WAIT names its goroutine: the deadline timer, armed before the
+/// commit, clears only its own goroutine's WAIT (an anonymous WAIT let a stale timer clear
+/// another goroutine's, whose slot the first goroutine then committed on: loom,
+/// `two_waiters_deadline`).
 pub(crate) const PD_WAIT: usize = 2;
 
-/// A wait slot: `PD_NIL`, `PD_READY`, `PD_WAIT`, or the parked G's address. All-zero is NIL
+/// Goroutine `gp`'s WAIT.
+#[inline]
+pub(crate) fn wait_of(gp: usize) -> usize {
+    gp | PD_WAIT
+}
+
+/// A wait slot: `PD_NIL`, `PD_READY`, a `wait_of(G)`, or the parked G's address. All-zero is NIL
 /// (descriptors are zeroed memory). Every transition is a SeqCst CAS/swap: they pair with
 /// each other on this one word (an event's take-out against the waiter's commit decides who
 /// owns the wake-up), and the waiter's NIL -> WAIT is also one side of the slot/closing
@@ -71,7 +81,7 @@ impl Slot {
     /// and check `closing` (a close that set `closing` before our WAIT is seen here; one after
     /// it finds WAIT or our G in `unblock` and takes it out, so the commit fails or the G is
     /// readied).
-    pub(crate) fn begin_wait(&self, close: &CloseGate) -> Attempt {
+    pub(crate) fn begin_wait(&self, close: &CloseGate, gp: usize) -> Attempt {
         loop {
             if self
                 .0
@@ -82,7 +92,7 @@ impl Slot {
             }
             if self
                 .0
-                .compare_exchange(PD_NIL, PD_WAIT, SeqCst, Relaxed)
+                .compare_exchange(PD_NIL, wait_of(gp), SeqCst, Relaxed)
                 .is_ok()
             {
                 break;
@@ -107,7 +117,7 @@ impl Slot {
     /// CAS on the same word.
     pub(crate) fn commit(&self, gp: usize) -> bool {
         self.0
-            .compare_exchange(PD_WAIT, gp, SeqCst, Relaxed)
+            .compare_exchange(wait_of(gp), gp, SeqCst, Relaxed)
             .is_ok()
     }
 
@@ -126,7 +136,7 @@ impl Slot {
             }
             let new = if ioready { PD_READY } else { PD_NIL };
             if self.0.compare_exchange(old, new, SeqCst, Relaxed).is_ok() {
-                return if old == PD_WAIT || old == PD_NIL {
+                return if old & PD_WAIT != 0 || old == PD_NIL {
                     0
                 } else {
                     old
@@ -142,14 +152,12 @@ impl Slot {
     pub(crate) fn timeout(&self, gp: usize) -> bool {
         if self
             .0
-            .compare_exchange(PD_WAIT, PD_NIL, SeqCst, Relaxed)
+            .compare_exchange(wait_of(gp), PD_NIL, SeqCst, Relaxed)
             .is_ok()
         {
             return false;
         }
-        self.0
-            .compare_exchange(gp, PD_NIL, SeqCst, Relaxed)
-            .is_ok()
+        self.0.compare_exchange(gp, PD_NIL, SeqCst, Relaxed).is_ok()
     }
 
     /// The waiter after a wait it parked for (woken, or its commit failed): only a READY (an
@@ -161,8 +169,10 @@ impl Slot {
 
     /// The waiter that saw `closing` after its NIL -> WAIT (`Attempt::Closed`): withdraw the
     /// WAIT (the close may have cleared it already; then the slot is left alone).
-    pub(crate) fn withdraw(&self) {
-        let _ = self.0.compare_exchange(PD_WAIT, PD_NIL, SeqCst, Relaxed);
+    pub(crate) fn withdraw(&self, gp: usize) {
+        let _ = self
+            .0
+            .compare_exchange(wait_of(gp), PD_NIL, SeqCst, Relaxed);
     }
 
     /// After the real close, with no operation in flight: fresh for the next file. Relaxed:

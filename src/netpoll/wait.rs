@@ -229,12 +229,12 @@ struct SlotCtx {
 /// wait); true after a wake-up, a READY, or a close seen before parking.
 fn block_slot(gp: *mut G, pd: &PollDesc, mode: usize, deadline: Deadline) -> bool {
     let s = &pd.slot[mode];
-    match s.begin_wait(&pd.close) {
+    match s.begin_wait(&pd.close, gp as usize) {
         Attempt::Ready => {}
         Attempt::Busy => return false, // WAIT or a G: another waiter's
         // A close that set `closing` before our WAIT: do not park; withdraw the WAIT (a close
         // may have cleared it).
-        Attempt::Closed => s.withdraw(),
+        Attempt::Closed => s.withdraw(gp as usize),
         // A close after our WAIT clears the slot: the commit fails or the G is readied.
         Attempt::Park => {
             park_slot(gp, s, deadline);

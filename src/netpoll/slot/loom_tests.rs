@@ -111,7 +111,11 @@ impl Gor {
         *self.status.lock().unwrap() = status;
         if !commit() {
             let mut s = self.status.lock().unwrap();
-            assert_eq!(*s, Status::Waiting, "readied although its callback did not park");
+            assert_eq!(
+                *s,
+                Status::Waiting,
+                "readied although its callback did not park"
+            );
             *s = Status::Running;
             return false;
         }
@@ -126,7 +130,11 @@ impl Gor {
     /// proc::ready: the caller won the wake-up.
     fn ready(&self) {
         let mut s = self.status.lock().unwrap();
-        assert_eq!(*s, Status::Waiting, "readied a goroutine that was not parked");
+        assert_eq!(
+            *s,
+            Status::Waiting,
+            "readied a goroutine that was not parked"
+        );
         *s = Status::Runnable;
         self.cv.notify_one();
     }
@@ -203,11 +211,11 @@ impl SlotWorld {
             if *self.expired.lock().unwrap() {
                 return Out::Timeout;
             }
-            match self.slot.begin_wait(&self.close) {
+            match self.slot.begin_wait(&self.close, self.gaddr) {
                 Attempt::Ready => {}
                 // Another goroutine's slot: the runtime makes a list wait.
                 Attempt::Busy => return Out::Busy,
-                Attempt::Closed => self.slot.withdraw(),
+                Attempt::Closed => self.slot.withdraw(self.gaddr),
                 Attempt::Park => {
                     token += 2;
                     arm(&self.g.pollwait, token);
@@ -352,10 +360,10 @@ impl Waiter2 {
             if w.close.is_closing() {
                 return Out::Closed;
             }
-            match w.slot.begin_wait(&w.close) {
+            match w.slot.begin_wait(&w.close, G2) {
                 Attempt::Ready => {}
                 Attempt::Busy => return Out::Busy,
-                Attempt::Closed => w.slot.withdraw(),
+                Attempt::Closed => w.slot.withdraw(G2),
                 Attempt::Park => {
                     self.g.park(Status::Waiting, || w.slot.commit(G2));
                     w.slot.finish_woken();
@@ -387,7 +395,10 @@ fn two_waiters(close_at_end: bool) {
         let ev = thread::spawn(move || we.event2(&g2e));
         let b = thread::spawn(move || g2b.wait(&wb));
         let r = w.waiter();
-        assert!(r == Out::Timeout || r == Out::Data || r == Out::Busy, "{r:?}");
+        assert!(
+            r == Out::Timeout || r == Out::Data || r == Out::Busy,
+            "{r:?}"
+        );
         ev.join().unwrap();
         tm.join().unwrap();
         if close_at_end {
@@ -410,15 +421,13 @@ fn loom_netpoll_slot_two_waiters() {
 }
 
 /// G (a deadline) and G2 on one slot, G's timer, no event; a close releases G2 after G
-/// returned. G must time out. FAILS on the current code (ignored: a bug report for the lead,
-/// run with `--ignored`): the timer, armed before the commit (387c9d9), clears G's
-/// uncommitted WAIT; G2 takes the free slot (NIL -> WAIT); G's commit CAS WAIT -> G then
-/// succeeds on *G2's* WAIT (a WAIT does not say whose it is: ABA), so G parks with its
-/// deadline passed and its timer spent, until an event or a close; G2's commit fails and it
-/// goes Busy (a list wait). Loom's trace: G Park, G armed, timer fires (clears WAIT), G2
-/// NIL -> WAIT, G commit true, G2 commit false, G2 Busy, deadlock.
+/// returned. G must time out. Failed when a WAIT was anonymous (387c9d9): the timer, armed
+/// before the commit, cleared G's uncommitted WAIT; G2 took the free slot (NIL -> WAIT); G's
+/// commit CAS WAIT -> G then succeeded on *G2's* WAIT (ABA), so G parked with its deadline
+/// passed and its timer spent; loom's trace: G Park, G armed, timer fires (clears WAIT), G2
+/// NIL -> WAIT, G commit true, G2 commit false, G2 Busy, deadlock. A WAIT now names its
+/// goroutine (`wait_of`).
 #[test]
-#[ignore]
 fn loom_netpoll_slot_two_waiters_deadline() {
     let mut b = loom::model::Builder::new();
     b.preemption_bound = Some(2);
@@ -510,8 +519,8 @@ impl ListWorld {
                 *l = Some(token);
                 drop(l);
                 self.armed.store(token, Release); // the deadline timer
-                // End of the parking phase: the status goes back to Waiting with the CAS, so
-                // that a ready during the phase is caught and one after it is not.
+                                                  // End of the parking phase: the status goes back to Waiting with the CAS, so
+                                                  // that a ready during the phase is caught and one after it is not.
                 let mut s = self.g.status.lock().unwrap();
                 let r = end_parking(&self.g.pollwait, token);
                 *s = Status::Waiting;
