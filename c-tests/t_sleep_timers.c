@@ -117,8 +117,10 @@ static void idle_cpu(void)
     for (int i = 0; i < NIDLE; i++) h_spawn(idle_sleeper, NULL);
     H_GOSCHED_UNTIL(atomic_load(&idle_started) == NIDLE, 30, "only %d of %d sleepers started",
                     atomic_load(&idle_started), NIDLE);
-    /* A short sleep first: let spinning Ms and the spawn aftermath settle. */
-    CHECK_EQ(gmp_sleep(20 * 1000000), 0);
+    /* A sleep first: let spinning Ms and the aftermath of the crowd phase settle (the first
+     * moment every P is idle, the runtime gives back the stacks of the 10,000 goroutines that
+     * ended: tens of ms of madvise at 8 Ps, once — measured with a 20 ms settle). */
+    CHECK_EQ(gmp_sleep(150 * 1000000), 0);
     int64_t c0 = cpu_ns(), t0 = h_now_ns();
     CHECK_EQ(gmp_sleep((int64_t)IDLE_WINDOW_MS * 1000000), 0);
     int64_t c1 = cpu_ns(), t1 = h_now_ns();

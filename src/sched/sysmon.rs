@@ -224,9 +224,10 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
 /// enough to poll), and run timers that are over 1 ms late on Ps that no M runs (in a
 /// syscall, retired, or idle with no M woken for them): their goroutines go to the global
 /// queue (sysmon has no P). A running P's timers wait for its next schedule, which
-/// preemption brings within a slice (worth_preempting counts them) — unless that is a slice
-/// late (its thread cannot be signalled: off the CPU on an oversubscribed machine): then
-/// here too, and any P's next schedule runs their goroutines.
+/// preemption brings within a slice (worth_preempting counts them; gopreempt_m runs them
+/// into the P's runnext). Run here instead, their goroutines would queue behind the global
+/// queue's preempted goroutines (a sleeper beside two CPU-bound goroutines at 1 P was never
+/// run again: t_no_eintr phase 2).
 fn poll_and_timers(now: i64) {
     let last = netpoll::LASTPOLL.load(Relaxed);
     if netpoll::inited()
@@ -249,7 +250,7 @@ fn poll_and_timers(now: i64) {
             )
         };
         let w = ts.wake_time();
-        if w != 0 && (now - w > TIMER_LATE_NS && !running || now - w > FORCE_PREEMPT_NS) {
+        if w != 0 && now - w > TIMER_LATE_NS && !running {
             ts.check(now);
         }
     }
