@@ -126,15 +126,10 @@ pub(crate) fn spare_check() {
 /// No idle M, and room in the budget — which does not count Ms whose goroutine is blocked in
 /// a syscall: those are the threads Go too makes per blocked goroutine.
 fn spare_wanted() -> bool {
-    // Nor the M blocked in the network poller: it holds no P and cannot take one until an
-    // event or a timer wakes it, so a preemption cannot use it (counted, it left no room for
-    // a spare at 1 P, and goroutines waiting for a first turn waited for good: t_preempt_libc).
-    let poller = u32::from(crate::netpoll::inited() && crate::netpoll::LASTPOLL.load(Relaxed) == 0);
     let ms = SCHED
         .mcount
         .load(Relaxed)
-        .saturating_sub(SCHED.nmsyscall_hint.load(Relaxed))
-        .saturating_sub(poller);
+        .saturating_sub(SCHED.nmsyscall_hint.load(Relaxed));
     SCHED.nmidle_hint.load(Relaxed) == 0
         && SCHED.mstarting.load(Relaxed) == 0
         && ms < thread_budget() + SCHED.nlong.load(Relaxed)
