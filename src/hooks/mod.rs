@@ -52,7 +52,7 @@ use crate::debug::knobs::HOOKS_OFF;
 use crate::sched::g::GStatus;
 use crate::sched::m::{ctx, Ctx};
 use crate::sched::{fork, schedinit, syscall};
-use core::sync::atomic::Ordering::Relaxed;
+use core::sync::atomic::Ordering::{Acquire, Relaxed};
 
 /// GMP_DEBUG=hooks=0: forward everything to libc, keep no state.
 #[inline(always)]
@@ -69,7 +69,23 @@ pub(crate) fn goroutine() -> bool {
     }
     match ctx() {
         // SAFETY: gp is the goroutine running on this thread; its status is its own to read.
-        Ctx::G(_, gp) => (unsafe { (*gp).status.load(Relaxed) }) == GStatus::Running,
+        Ctx::G(mp, gp) => match unsafe { (*gp).status.load(Relaxed) } {
+            GStatus::Running => true,
+            // sysmon took its P while its thread was blocked in an earlier unhooked call (a raw
+            // syscall): get it back now, at this runtime entry (syscall.rs, "Blocked threads"),
+            // rather than run the real call on the syscall path, where the SIGURG that would
+            // hand the P back can cut it short with EINTR.
+            // SAFETY: mp is this thread's M; take is atomic.
+            GStatus::Syscall
+                if unsafe { (*mp).take.load(Acquire) } == crate::sched::m::Take::Taken =>
+            {
+                let c = crate::sched::syscall::enter();
+                crate::sched::syscall::leave(c);
+                // SAFETY: as above (enter kept us on this M).
+                (unsafe { (*gp).status.load(Relaxed) }) == GStatus::Running
+            }
+            _ => false,
+        },
         _ => false,
     }
 }

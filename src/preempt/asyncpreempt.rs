@@ -353,10 +353,10 @@ unsafe extern "C" fn gopreempt_m(gp: *mut G) -> ! {
                 drop(s);
                 if matches!(plan, Plan::Skip) {
                     template::spare_check(); // sysmon asks again next tick
-                    // An M blocked in the network poller holds no P and cannot take one: wake
-                    // it so it goes idle, and the next try finds it (else, at 1 P, the last of
-                    // the budget's Ms could sit in the poller while goroutines wait for a
-                    // first turn for good: t_preempt_libc hung 1 run in 4).
+                                             // An M blocked in the network poller holds no P and cannot take one: wake
+                                             // it so it goes idle, and the next try finds it (else, at 1 P, the last of
+                                             // the budget's Ms could sit in the poller while goroutines wait for a
+                                             // first turn for good: t_preempt_libc hung 1 run in 4).
                     if crate::netpoll::LASTPOLL.load(Relaxed) == 0 {
                         crate::netpoll::epoll::netpoll_break();
                     }
