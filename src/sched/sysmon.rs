@@ -149,6 +149,7 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
     let mut last_cxa = 0i64;
     let mut delay = 20u32;
     let mut last_trace = os::nanotime();
+    let mut starve = (0usize, 0i64);
     loop {
         if idle == 0 {
             delay = 20;
@@ -212,6 +213,7 @@ pub(crate) unsafe fn sysmon(_mp: *mut M) -> ! {
             proc::wakep();
         }
         poll_and_timers(now);
+        starving_runq(now, &mut starve);
         template::spare_check();
         if trace_ms > 0 && now - last_trace >= trace_ms * 1_000_000 {
             last_trace = now;
@@ -253,6 +255,27 @@ fn poll_and_timers(now: i64) {
         if w != 0 && now - w > TIMER_LATE_NS && !running {
             ts.check(now);
         }
+    }
+}
+
+/// The global run queue's head has waited this long with no idle M: allow a spare M over
+/// the budget (template::grow_for_starving).
+pub(crate) const STARVE_NS: i64 = 100_000_000;
+
+/// Watch the global run queue's head (`last`: the head seen and since when).
+fn starving_runq(now: i64, last: &mut (usize, i64)) {
+    if SCHED.runqsize.load(Relaxed) == 0 || SCHED.nmidle_hint.load(Relaxed) != 0 {
+        *last = (0, 0);
+        return;
+    }
+    let head = SCHED.locked().runq.head as usize;
+    if head == 0 || head != last.0 {
+        *last = (head, now);
+        return;
+    }
+    if now - last.1 >= STARVE_NS {
+        last.1 = now;
+        template::grow_for_starving();
     }
 }
 

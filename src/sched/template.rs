@@ -125,6 +125,20 @@ pub(crate) fn spare_check() {
 
 /// No idle M, and room in the budget — which does not count Ms whose goroutine is blocked in
 /// a syscall: those are the threads Go too makes per blocked goroutine.
+/// Ms allowed beyond the budget because goroutines on the global run queue went unserved
+/// (`grow_for_starving`). Only grows: each step needs `sysmon::STARVE_NS` of starvation.
+static EXTRA: AtomicU32 = AtomicU32::new(0);
+
+/// sysmon saw the global run queue's oldest goroutine wait for `STARVE_NS` with no idle M:
+/// every M is running a goroutine, pinned by a preempted one, or blocked (a preempted
+/// goroutine holding a libc lock others wait for in the kernel) — allow one more spare, so
+/// the next preemption can hand a P to the waiting work (preempt/mod.rs, "The thread budget":
+/// otherwise the rotation among preempted goroutines can leave fresh ones waiting for good).
+pub(crate) fn grow_for_starving() {
+    EXTRA.fetch_add(1, Relaxed);
+    NOTE.wake_any();
+}
+
 fn spare_wanted() -> bool {
     let ms = SCHED
         .mcount
@@ -132,7 +146,7 @@ fn spare_wanted() -> bool {
         .saturating_sub(SCHED.nmsyscall_hint.load(Relaxed));
     SCHED.nmidle_hint.load(Relaxed) == 0
         && SCHED.mstarting.load(Relaxed) == 0
-        && ms < thread_budget() + SCHED.nlong.load(Relaxed)
+        && ms < thread_budget() + SCHED.nlong.load(Relaxed) + EXTRA.load(Relaxed)
 }
 
 /// The template thread's loop. Never holds a P or a runtime lock across pthread_create.
