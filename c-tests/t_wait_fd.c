@@ -199,9 +199,20 @@ static void fd_reuse(void)
 
     int b[2];
     CHECK(pipe(b) == 0, "pipe");
+    /* The runtime opens fds of its own meanwhile (a new thread's /proc stat file): the number
+     * may be taken for a moment. Try again a few times before putting B there ourselves; a
+     * dup2 that races with such an open fails with EBUSY (Linux) and is retried. */
+    for (int i = 0; i < 50 && b[0] != n; i++) {
+        close(b[0]);
+        close(b[1]);
+        gmp_gosched();
+        CHECK(pipe(b) == 0, "pipe");
+    }
     if (b[0] != n) {
-        /* Not the same number (something took it): put B's read end there ourselves. */
-        CHECK(dup2(b[0], n) == n, "dup2");
+        int r, tries = 0;
+        while ((r = dup2(b[0], n)) < 0 && errno == EBUSY && tries++ < 1000)
+            gmp_gosched();
+        CHECK(r == n, "dup2");
         close(b[0]);
         b[0] = n;
     }
