@@ -63,6 +63,29 @@ fn partial(done: &Cell<usize>, e: i32) -> Res {
     }
 }
 
+/// One try of a write that may go in parts (a stream write returns short): count the `k`
+/// bytes it took after `off`. `None`: try the rest at once; `Some(x)`: the attempt's answer
+/// (`x` None = wait for the fd, else the result, with any progress made so far).
+fn write_step(
+    r: Res,
+    off: usize,
+    total: usize,
+    stream: bool,
+    done: &Cell<usize>,
+) -> Option<Option<Res>> {
+    match r {
+        (k, _) if k >= 0 => {
+            done.set(off + k as usize);
+            if stream && k > 0 && done.get() < total {
+                return None;
+            }
+            Some(Some((done.get() as isize, 0)))
+        }
+        (_, e) if e == libc::EAGAIN || e == libc::EWOULDBLOCK => Some(None),
+        (_, e) => Some(Some(partial(done, e))),
+    }
+}
+
 /// The fd's record as far as this caller needs it: classified for a goroutine (it decides how
 /// the call waits), only if already known for anyone else (a plain thread never pays an
 /// fstat; RT_NB records are known).
@@ -164,16 +187,9 @@ unsafe fn send_common(
                 libc::syscall(libc::SYS_write, fd, buf.add(off), n - off)
             }
         } as isize);
-        match r {
-            (k, _) if k >= 0 => {
-                done.set(off + k as usize);
-                if stream && k > 0 && done.get() < n {
-                    continue;
-                }
-                return Some((done.get() as isize, 0));
-            }
-            (_, e) if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return None,
-            (_, e) => return Some(partial(&done, e)),
+        match write_step(r, off, n, stream, &done) {
+            None => continue,
+            Some(x) => return x,
         }
     };
     wait::run(&op_out(fd, flags), plain, attempt, |e| partial(&done, e))
@@ -357,16 +373,9 @@ unsafe fn sendmsg_common(
             // SAFETY: m and win live across the call.
             res(unsafe { libc::syscall(libc::SYS_sendmsg, fd, &m as *const msghdr, f) } as isize)
         };
-        match r {
-            (k, _) if k >= 0 => {
-                done.set(off + k as usize);
-                if stream && k > 0 && done.get() < total {
-                    continue;
-                }
-                return Some((done.get() as isize, 0));
-            }
-            (_, e) if e == libc::EAGAIN || e == libc::EWOULDBLOCK => return None,
-            (_, e) => return Some(partial(&done, e)),
+        match write_step(r, off, total, stream, &done) {
+            None => continue,
+            Some(x) => return x,
         }
     };
     wait::run(&op_out(fd, flags), plain, attempt, |e| partial(&done, e))
@@ -430,16 +439,9 @@ pub unsafe extern "C" fn writev(fd: c_int, iov: *const iovec, cnt: c_int) -> ssi
                 // SAFETY: win lives across the call.
                 res(unsafe { libc::syscall(libc::SYS_writev, fd, win.as_ptr(), n) } as isize)
             };
-            match r {
-                (k, _) if k >= 0 => {
-                    done.set(off + k as usize);
-                    if stream && k > 0 && done.get() < total {
-                        continue;
-                    }
-                    return Some((done.get() as isize, 0));
-                }
-                (_, e) if e == libc::EAGAIN => return None,
-                (_, e) => return Some(partial(&done, e)),
+            match write_step(r, off, total, stream, &done) {
+                None => continue,
+                Some(x) => return x,
             }
         };
         let op = Op {

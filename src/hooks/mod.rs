@@ -75,8 +75,8 @@ pub(crate) fn goroutine() -> bool {
             // syscall): get it back now, at this runtime entry (syscall.rs, "Blocked threads"),
             // rather than run the real call on the syscall path, where the SIGURG that would
             // hand the P back can cut it short with EINTR.
-            // SAFETY: mp is this thread's M; take is atomic.
             GStatus::Syscall
+                // SAFETY: mp is this thread's M; take is atomic.
                 if unsafe { (*mp).take.load(Acquire) } == crate::sched::m::Take::Taken =>
             {
                 let c = crate::sched::syscall::enter();
