@@ -73,6 +73,7 @@
 #include <stdint.h>
 #include <stddef.h>
 #include <stdbool.h>
+#include <errno.h>
 
 // The library's version (also `gmp_version()`): major.minor.patch, as in Cargo.toml. The
 // shared library's SONAME is `libgmp.so.<major>`.
@@ -84,6 +85,19 @@
 
 // (major << 16) | (minor << 8) | patch, the value gmp_version() returns.
 #define GMP_VERSION (((GMP_VERSION_MAJOR << 16) | (GMP_VERSION_MINOR << 8)) | GMP_VERSION_PATCH)
+
+// gmp_case.dir: a send case.
+#define GMP_SEND 1
+
+// gmp_case.dir: a receive case.
+#define GMP_RECV 2
+
+
+
+
+
+// An opaque channel (gmp_chan_new).
+typedef struct gmp_chan gmp_chan;
 
 // An opaque goroutine.
 typedef struct gmp_g gmp_g;
@@ -131,6 +145,59 @@ typedef struct gmp_stats {
   // Cumulative: Ps taken from Ms in syscalls.
   uint64_t syscall_retakes;
 } gmp_stats;
+
+// One case of gmp_select.
+typedef struct gmp_case {
+  // The channel; NULL: never ready (Go's nil channel).
+  struct gmp_chan *chan;
+  // GMP_SEND or GMP_RECV.
+  int dir;
+  // The value to send, or where to store the received value (NULL: discard it).
+  void *elem;
+  // Out, for the chosen receive: false if it saw a closed, drained channel.
+  bool ok;
+} gmp_case;
+
+// A mutual-exclusion lock (Go's sync.Mutex). Zero = unlocked. The fields are private.
+typedef struct gmp_mutex {
+  int32_t state;
+  uint32_t sema;
+} gmp_mutex;
+
+// A reader/writer lock (Go's sync.RWMutex: a blocked writer keeps new readers out). Zero =
+// unlocked. The fields are private.
+typedef struct gmp_rwmutex {
+  struct gmp_mutex w;
+  uint32_t writer_sem;
+  uint32_t reader_sem;
+  int32_t reader_count;
+  int32_t reader_wait;
+} gmp_rwmutex;
+
+// A condition variable (Go's sync.Cond, pthread_cond_t's semantics). Zero = ready. The
+// field is private.
+typedef struct gmp_cond {
+  uint32_t nwait;
+} gmp_cond;
+
+// A wait group (Go's sync.WaitGroup). Zero = counter 0. The fields are private.
+typedef struct gmp_waitgroup {
+  uint64_t state;
+  uint32_t sema;
+  uint32_t pad;
+} gmp_waitgroup;
+
+// Run-once state (Go's sync.Once). Zero = not yet run. The fields are private.
+typedef struct gmp_once {
+  uint32_t done;
+  struct gmp_mutex m;
+} gmp_once;
+
+// A goroutine-local storage key (gmp_key_create).
+typedef uint32_t gmp_key;
+
+// A key's destructor: called with the non-NULL value when its goroutine (or thread) ends.
+typedef void (*gmp_key_dtor)(void *value);
 
 #ifdef __cplusplus
 extern "C" {
@@ -238,8 +305,162 @@ void gmp_entersyscall(void);
 // in thread context, and in a child of fork() (also one forked inside the bracket).
 void gmp_exitsyscall(void);
 
+// A channel of `elem_size`-byte elements (0 = signal-only, Go's `chan struct{}`; at most
+// GMP_CHAN_MAX_ELEM) with a buffer of `cap` elements (0 = unbuffered: a send completes only
+// when a receiver takes it). Any context. 0 and `*out` set; -EINVAL for NULL `out`,
+// `elem_size` > GMP_CHAN_MAX_ELEM or `elem_size` x `cap` overflowing; -ENOMEM when the buffer
+// cannot be allocated. Release it with gmp_chan_free.
+int gmp_chan_new(size_t elem_size, size_t cap, struct gmp_chan **out);
+
+// Send: copy `elem_size` bytes from `elem` into the channel, blocking while no receiver is
+// there (unbuffered) or the buffer is full: a goroutine parks, a thread sleeps. 0; -EPIPE if
+// the channel is closed, or gets closed while the sender waits (Go panics); -EINVAL for NULL
+// `c`, or NULL `elem` with `elem_size` > 0. Any context.
+int gmp_chan_send(struct gmp_chan *c, const void *elem);
+
+// Receive (`v, ok := <-c`): 1 with a value copied to `elem`; 0 once the channel is closed
+// and drained (`elem` zero-filled). `elem` may be NULL (the value is dropped). Blocks while
+// the channel is empty and open. -EINVAL for NULL `c`. Any context.
+int gmp_chan_recv(struct gmp_chan *c, void *elem);
+
+// Close: receivers drain what is buffered, then get 0; blocked senders get -EPIPE, as do
+// later sends. 0; -EPIPE if already closed; -EINVAL for NULL.
+int gmp_chan_close(struct gmp_chan *c);
+
+// Release the channel (and its buffered values). 0; -EBUSY while anyone is blocked on it
+// (in a send, a receive or a select); -EINVAL for NULL.
+int gmp_chan_free(struct gmp_chan *c);
+
+// Elements buffered now; -EINVAL for NULL.
+int64_t gmp_chan_len(const struct gmp_chan *c);
+
+// The buffer's capacity (0 for an unbuffered channel); -EINVAL for NULL.
+int64_t gmp_chan_cap(const struct gmp_chan *c);
+
+// Go's select: wait until one of the `n` cases can proceed, do it, return its index. Among
+// several ready cases one is chosen uniformly at random. `timeout_ns` < 0: no timeout; 0: Go's
+// `default` (-EAGAIN if none is ready now); > 0: -ETIMEDOUT after that long. A receive case on
+// a closed, drained channel is ready: it zero-fills `elem` and sets `ok = false` (`ok` is set
+// for the chosen receive case only). A case with a NULL channel is never ready; the same
+// channel may appear in several cases. -EPIPE if the chosen case is a send on a closed channel
+// (including one closed while the select waited). -EINVAL for NULL `cases` with `n` > 0, a
+// `dir` other than GMP_SEND/GMP_RECV (even on a NULL channel), NULL `elem` in a send case whose
+// channel has elements, `n` > 65536, or `n` == 0 with `timeout_ns` < 0 (`n` == 0 with a timeout
+// >= 0 waits that long as if no case is ever ready). Any context.
+int gmp_select(struct gmp_case *cases, size_t n, int64_t timeout_ns);
+
+// Lock `m`, blocking (a goroutine parks, a thread sleeps) while another holds it: brief
+// spinning first; once a waiter has waited over 1 ms the lock is handed over in FIFO order
+// (Go's starvation mode). 0; -EINVAL for NULL. Not recursive: locking a mutex you hold
+// blocks for good. Any context.
+int gmp_mutex_lock(struct gmp_mutex *m);
+
+// Lock `m` if it is free now: 0, or -EBUSY. -EINVAL for NULL.
+int gmp_mutex_trylock(struct gmp_mutex *m);
+
+// Unlock `m` (any goroutine or thread may). 0; -EPERM if it is not locked; -EINVAL for NULL.
+int gmp_mutex_unlock(struct gmp_mutex *m);
+
+// Lock `rw` for reading (shared), blocking while a writer holds it or waits for it. 0;
+// -EINVAL for NULL.
+int gmp_rwmutex_rlock(struct gmp_rwmutex *rw);
+
+// Release a read lock. 0; -EPERM if `rw` is not read-locked; -EINVAL for NULL.
+int gmp_rwmutex_runlock(struct gmp_rwmutex *rw);
+
+// Lock `rw` for writing (exclusive): new readers wait from now on; blocks until the readers
+// inside have left. 0; -EINVAL for NULL.
+int gmp_rwmutex_lock(struct gmp_rwmutex *rw);
+
+// Release the write lock. 0; -EPERM if `rw` is not write-locked; -EINVAL for NULL.
+int gmp_rwmutex_unlock(struct gmp_rwmutex *rw);
+
+// Read-lock `rw` if no writer holds it or waits: 0, or -EBUSY. -EINVAL for NULL.
+int gmp_rwmutex_tryrlock(struct gmp_rwmutex *rw);
+
+// Write-lock `rw` if nobody holds it: 0, or -EBUSY. -EINVAL for NULL.
+int gmp_rwmutex_trylock(struct gmp_rwmutex *rw);
+
+// Atomically unlock `m` and wait for a signal on `c`, then lock `m` again (also on every
+// error return except -EPERM/-EINVAL). Waits may end spuriously: wait in a loop that checks
+// the condition. 0; -EPERM if `m` is not locked; -EINVAL for NULL.
+int gmp_cond_wait(struct gmp_cond *c, struct gmp_mutex *m);
+
+// gmp_cond_wait for at most `timeout_ns` nanoseconds (< 0: no limit): -ETIMEDOUT then, with
+// `m` locked again.
+int gmp_cond_wait_timeout(struct gmp_cond *c, struct gmp_mutex *m, int64_t timeout_ns);
+
+// Wake one waiter of `c` (the longest waiting), if any. 0; -EINVAL for NULL. Holding the
+// mutex is allowed, not required.
+int gmp_cond_signal(struct gmp_cond *c);
+
+// Wake every waiter of `c`. 0; -EINVAL for NULL.
+int gmp_cond_broadcast(struct gmp_cond *c);
+
+// Add `delta` (may be negative) to the counter; when it reaches 0, every waiter is
+// released. 0; -EINVAL for NULL or if the counter would go negative (nothing changes then).
+int gmp_waitgroup_add(struct gmp_waitgroup *wg, int64_t delta);
+
+// gmp_waitgroup_add(wg, -1).
+int gmp_waitgroup_done(struct gmp_waitgroup *wg);
+
+// Block until the counter is 0. 0; -EINVAL for NULL.
+int gmp_waitgroup_wait(struct gmp_waitgroup *wg);
+
+// Run `fn(arg)` exactly once for `o`: the first caller runs it; every caller returns after
+// it has finished. 0; -EINVAL for NULL `o` or `fn`.
+int gmp_once_do(struct gmp_once *o, gmp_fn f, void *arg);
+
+// If `*addr == val` (checked atomically with enqueueing), block until a gmp_futex_wake on
+// `addr` picks this waiter (0; never spuriously) or `timeout_ns` passes (-ETIMEDOUT;
+// < 0: no limit; 0: at once). -EAGAIN if `*addr != val`; -EINVAL for NULL or a misaligned
+// `addr`. A goroutine parks, a thread sleeps; both wait in one FIFO queue per address.
+int gmp_futex_wait(uint32_t *addr, uint32_t val, int64_t timeout_ns);
+
+// Wake up to `n` waiters of `addr` in FIFO order, goroutines and threads alike; returns how
+// many were woken (`n` <= 0: none). -EINVAL for NULL or a misaligned `addr`.
+int gmp_futex_wake(uint32_t *addr, int n);
+
+// Create a key: pthread_key_create's semantics per goroutine. A value set in a goroutine
+// follows it across threads; `dtor` (may be NULL) runs on each non-NULL value when its
+// goroutine ends (returns or gmp_exit()s), up to 4 rounds while destructors set values again.
+// In thread context the key acts on a per-thread slot (destructors at thread exit), so a
+// library can use it either way. 0 and `*key` set; -EINVAL for NULL `key`; -EAGAIN when
+// GMP_KEYS_MAX keys exist. Deleted keys are reused.
+int gmp_key_create(gmp_key *key, gmp_key_dtor dtor);
+
+// Delete a key: values stay where they are, no destructor runs (as pthread_key_delete).
+// 0; -EINVAL for an unknown or deleted key.
+int gmp_key_delete(gmp_key key);
+
+// The calling goroutine's (or thread's) value for `key`; NULL if none was set, or for an
+// unknown or deleted key.
+void *gmp_getspecific(gmp_key key);
+
+// Set the calling goroutine's (or thread's) value for `key`. 0; -EINVAL for an unknown or
+// deleted key; -ENOMEM when the value table cannot grow.
+int gmp_setspecific(gmp_key key, const void *value);
+
+// The calling thread's errno address, looked up afresh on every call (it is not declared
+// `const` as glibc's __errno_location is). gmp.h defines `errno` as `(*gmp_errno_location())`
+// unless GMP_NO_ERRNO_MACRO is defined before including it.
+int *gmp_errno_location(void);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus
 
 #endif  /* GMP_H */
+
+/*
+ * errno, switch-safe: glibc's errno macro calls __errno_location, which it declares `const`,
+ * so gcc may keep the address it returned across a call that moves the goroutine to another
+ * thread and then read or write the old thread's errno. This macro calls a function that is
+ * not `const`, so code that includes this header always reaches the current thread's errno
+ * (errno = 0; gmp_gosched(); if (errno) ... works). Define GMP_NO_ERRNO_MACRO before
+ * including gmp.h to keep libc's macro.
+ */
+#ifndef GMP_NO_ERRNO_MACRO
+#undef errno
+#define errno (*gmp_errno_location())
+#endif

@@ -51,6 +51,8 @@ pub(crate) mod preempt;
 #[cfg(not(loom))]
 pub(crate) mod sched;
 #[cfg(not(loom))]
+pub(crate) mod sync;
+#[cfg(not(loom))]
 pub(crate) mod time;
 /// Under loom only the lock-free protocols are built, from their own files.
 #[cfg(loom)]
@@ -75,4 +77,4 @@ pub(crate) mod sched {
 #[cfg(not(loom))]
 pub use ffi::io::*;
 #[cfg(not(loom))]
-pub use ffi::{goroutine::*, runtime::*, syscall::*};
+pub use ffi::{chan::*, goroutine::*, local::*, runtime::*, sync::*, syscall::*};

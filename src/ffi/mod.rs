@@ -15,6 +15,9 @@ pub mod goroutine;
 pub mod io;
 pub mod runtime;
 pub mod syscall;
+pub mod chan;
+pub mod sync;
+pub mod local;
 
 /// An engine error (a positive errno) as the C face returns it.
 #[inline]
