@@ -9,6 +9,7 @@
 //! (semtable.rs, Go's), under the object's address; sema.rs is Go's semaphore on it.
 
 pub(crate) mod chan;
+pub(crate) mod claim;
 pub(crate) mod cond;
 pub(crate) mod futex;
 pub(crate) mod keys;

@@ -30,18 +30,14 @@
 //! Everything here is on the waiters' stacks: a sudog is unlinked, under its queue's lock,
 //! before its waiter returns.
 
-use crate::os;
+use super::claim::{claim_token, ThreadWord};
 use crate::sched::g::G;
 use crate::sched::m::{Ctx, M};
 use crate::sched::proc;
 use crate::time::Deadline;
 use core::cell::Cell;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicU32, Ordering::*};
-
-const WAITING: u32 = 0;
-const CLAIMED: u32 = 1;
-const WOKEN: u32 = 2;
+use core::sync::atomic::Ordering::*;
 
 /// `param` of a waiter nobody claimed (its deadline passed).
 pub(crate) const TIMED_OUT: usize = 0;
@@ -52,8 +48,8 @@ pub(crate) struct Waiter {
     pub(crate) mp: *mut M,
     /// A goroutine's token for this wait (see G.sync_token).
     token: u64,
-    /// A thread's state: WAITING -> CLAIMED -> WOKEN.
-    word: AtomicU32,
+    /// A thread's state (claim.rs).
+    word: ThreadWord,
     /// Written by the claimer before it wakes the waiter, read by the waiter after: the
     /// sudog that won, or TIMED_OUT (nobody claimed it; the default).
     pub(crate) param: Cell<usize>,
@@ -84,7 +80,7 @@ impl Waiter {
             gp,
             mp,
             token,
-            word: AtomicU32::new(WAITING),
+            word: ThreadWord::new(),
             param: Cell::new(TIMED_OUT),
             deadline,
         }
@@ -100,11 +96,7 @@ impl Waiter {
     #[inline]
     pub(crate) fn claim(&self) -> bool {
         if self.gp.is_null() {
-            // Acquire: pairs with nothing the waiter wrote after it enqueued (it wrote
-            // nothing); AcqRel keeps the claim ordered before our writes to param.
-            self.word
-                .compare_exchange(WAITING, CLAIMED, AcqRel, Relaxed)
-                .is_ok()
+            self.word.claim()
         } else {
             // SAFETY: G records are never freed.
             unsafe { claim_g(self.gp, self.token) }
@@ -122,10 +114,9 @@ impl Waiter {
             (*w).param.set(param);
             let gp = (*w).gp;
             if gp.is_null() {
-                // Release: the waiter's Acquire load of WOKEN sees param (and any value we
-                // copied into its memory).
-                (*w).word.store(WOKEN, Release);
-                os::futex_wake(&(*w).word, 1);
+                // The thread sees param (and any value we copied into its memory) once it
+                // sees the wake (claim.rs).
+                (*w).word.wake();
             } else if proc::ready(gp).is_err() {
                 throw!("sync: a claimed goroutine was not parked");
             }
@@ -135,28 +126,13 @@ impl Waiter {
     /// A thread's sleep, once its wait is enqueued and the lock released: until claimed and
     /// woken (true), or until its deadline passes and it claims itself (false).
     pub(crate) fn sleep_thread(&self) -> bool {
-        loop {
-            // Acquire: pairs with wake's Release.
-            match self.word.load(Acquire) {
-                WOKEN => return true,
-                WAITING => {
-                    let left = self.deadline.remaining();
-                    if left == 0 {
-                        if self
-                            .word
-                            .compare_exchange(WAITING, CLAIMED, AcqRel, Acquire)
-                            .is_ok()
-                        {
-                            return false;
-                        }
-                        continue; // a waker won: wait for its WOKEN
-                    }
-                    crate::sched::fork::sleep_check();
-                    os::futex_wait(&self.word, WAITING, if left == i64::MAX { -1 } else { left });
-                }
-                _ => os::futex_wait(&self.word, CLAIMED, -1),
+        self.word.sleep(|| {
+            crate::sched::fork::sleep_check();
+            match self.deadline.remaining() {
+                i64::MAX => -1,
+                ns => ns,
             }
-        }
+        })
     }
 
     /// Park callback step: arm the goroutine's deadline timer (before the callback releases
@@ -191,15 +167,8 @@ impl Waiter {
 /// gp is a G record.
 #[inline]
 unsafe fn claim_g(gp: *mut G, token: u64) -> bool {
-    // AcqRel: the winner's later writes (param, values) happen after; pairs with other
-    // claimers' CAS.
     // SAFETY: per the contract.
-    unsafe {
-        (*gp)
-            .sync_token
-            .compare_exchange(token, token | 1, AcqRel, Relaxed)
-            .is_ok()
-    }
+    claim_token(unsafe { &(*gp).sync_token }, token)
 }
 
 /// A wait's deadline passed: claim the goroutine (if its wait with this token is still on)
