@@ -13,20 +13,20 @@
  * Catches: lost or duplicated values under contention (a wake-up handing one value to two
  * receivers, a select woken by two channels taking both), reordering, a close that loses
  * buffered values or strands a receiver (hang -> watchdog).
- * Totals: STORM_BUF / STORM_UNB / STORM_MIX (below), 700k together, ~a few seconds.
+ * Totals: STORM_BUF / STORM_UNB / STORM_MIX (below): 1,000,000 messages each.
  */
 #include "harness.h"
 
 #define NP 8
 #define NC 8
 #ifndef STORM_BUF
-#define STORM_BUF 400000
+#define STORM_BUF 1000000
 #endif
 #ifndef STORM_UNB
-#define STORM_UNB 150000
+#define STORM_UNB 1000000
 #endif
 #ifndef STORM_MIX
-#define STORM_MIX 150000
+#define STORM_MIX 1000000
 #endif
 #define MAXMSG (STORM_BUF > STORM_UNB ? (STORM_BUF > STORM_MIX ? STORM_BUF : STORM_MIX) \
                                       : (STORM_UNB > STORM_MIX ? STORM_UNB : STORM_MIX))
