@@ -180,10 +180,10 @@ typedef struct gmp_rwmutex {
   int32_t reader_wait;
 } gmp_rwmutex;
 
-// A condition variable (Go's sync.Cond, pthread_cond_t's semantics). Zero = ready. The
-// field is private.
+// A condition variable (Go's sync.Cond, pthread_cond_t's semantics). Zero = ready. Its
+// waiters are kept by the runtime under its address; the field is reserved.
 typedef struct gmp_cond {
-  uint32_t nwait;
+  uint32_t reserved;
 } gmp_cond;
 
 // A wait group (Go's sync.WaitGroup). Zero = counter 0. The fields are private.
