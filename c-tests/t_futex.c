@@ -10,7 +10,7 @@
  *     one at a time, each seen asleep before the next starts, so the queue order is known.
  *     wake(0) and wake(-1) wake nobody and return 0; wake(2) returns 2 and exactly waiters 0
  *     and 1 return (the others stay, checked over 20 ms); wake(1) -> waiter 2; wake(10) -> 3,
- *     the rest; then wake on nobody -> 0.
+ *     the rest; then wake on nobody -> 0. Done twice: starting with a goroutine, then a thread.
  *  5. Never spurious, exact counts under a race with timeouts: 16 goroutines and 2 threads
  *     wait again and again on one word that never changes (half with no timeout,
  *     half with 1-100 µs timeouts) while the main goroutine wakes 1-3 at a time, pausing
@@ -92,6 +92,30 @@ static int op_wait(void *a)
     return gmp_futex_wait((uint32_t *)a, 0, -1);
 }
 
+/* After wakes that woke n waiters in all: wait until n have returned, give any extra one
+ * 20 ms to show up, then the returned ones must be exactly the n oldest, 0 .. n-1. */
+static void expect_woken(h_blocker_t *w, int n)
+{
+    int64_t dl = h_now_ns() + 10 * (int64_t)1000000000;
+    int done;
+    for (;;) {
+        done = 0;
+        for (int i = 0; i < NQ; i++) done += h_block_done(&w[i]);
+        if (done >= n) break;
+        CHECK(h_now_ns() < dl, "only %d waiters returned after wakes that reported %d", done, n);
+        gmp_sleep(100000);
+    }
+    gmp_sleep(20 * 1000000);
+    char got[64];
+    int len = 0;
+    for (int i = 0; i < NQ; i++)
+        if (h_block_done(&w[i])) len += snprintf(got + len, sizeof got - (size_t)len, " %d", i);
+    for (int i = 0; i < NQ; i++)
+        CHECK(h_block_done(&w[i]) == (i < n), "after wakes for %d waiters the returned ones are"
+                                              "%s (queue order 0-%d): want 0-%d (FIFO, exact count)",
+              n, got, NQ - 1, n - 1);
+}
+
 static void test_fifo(void)
 {
     for (int round = 0; round < 2; round++) {
@@ -106,22 +130,14 @@ static void test_fifo(void)
 
         int r = gmp_futex_wake(&qword, 2);
         CHECK(r == 2, "wake(2) with %d waiters returned %d", NQ, r);
-        CHECK_EQ(h_block_finish(&w[0]), 0);
-        CHECK_EQ(h_block_finish(&w[1]), 0);
-        gmp_sleep(20 * 1000000);
-        for (int i = 2; i < NQ; i++)
-            CHECK(!h_block_done(&w[i]), "waiter %d returned after wake(2): not FIFO, or more "
-                                        "than 2 woken", i);
+        expect_woken(w, 2);
         r = gmp_futex_wake(&qword, 1);
         CHECK(r == 1, "wake(1) returned %d", r);
-        CHECK_EQ(h_block_finish(&w[2]), 0);
-        gmp_sleep(10 * 1000000);
-        for (int i = 3; i < NQ; i++)
-            CHECK(!h_block_done(&w[i]), "waiter %d returned after wake(1) (waiter 2 was the "
-                                        "oldest)", i);
+        expect_woken(w, 3);
         r = gmp_futex_wake(&qword, 10);
         CHECK(r == NQ - 3, "wake(10) with %d waiters left returned %d", NQ - 3, r);
-        for (int i = 3; i < NQ; i++) CHECK_EQ(h_block_finish(&w[i]), 0);
+        expect_woken(w, NQ);
+        for (int i = 0; i < NQ; i++) CHECK_EQ(h_block_finish(&w[i]), 0);
         CHECK_EQ(gmp_futex_wake(&qword, 10), 0);
     }
 }
