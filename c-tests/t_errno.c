@@ -18,6 +18,10 @@
  *    and errno must still read x (or EBADF), and &errno must be the errno of the thread the
  *    goroutine runs on now (glibc's __errno_location, asked afresh). At 2 and 8 Ps the
  *    goroutines must have changed threads meanwhile (gettid), or nothing was tested.
+ *  - contention: 32 goroutines x 10,000 operations on one buffered channel (cap 4) and one
+ *    gmp_mutex, errno set to a sentinel before each and checked after: an operation that
+ *    completes without parking, after waiting on a contended internal lock, must not leave
+ *    that wait's errno (a futex EAGAIN) in the caller's errno either.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -108,6 +112,44 @@ static void worker(void *arg)
     wg_done(&done);
 }
 
+#define CG 32
+#define COPS 10000
+static gmp_mutex cmu;
+static long cshared; /* under cmu */
+
+static void contender(void *arg)
+{
+    int id = (int)(uintptr_t)arg;
+    for (int i = 0; i < COPS; i++) {
+        int64_t v = i;
+        int x = (id << 20) | (i + 1);
+        errno = x;
+        int r = id % 2 ? gmp_chan_send(ch, &v) : gmp_chan_recv(ch, &v);
+        CHECK(r >= 0, "channel op = %d", r);
+        check_now(id, i, x, "a channel operation under contention");
+        errno = x + 1;
+        CHECK_EQ(gmp_mutex_lock(&cmu), 0);
+        check_now(id, i, x + 1, "gmp_mutex_lock under contention");
+        cshared++;
+        errno = x + 2;
+        CHECK_EQ(gmp_mutex_unlock(&cmu), 0);
+        check_now(id, i, x + 2, "gmp_mutex_unlock under contention");
+    }
+    wg_done(&done);
+}
+
+static void test_contention(void)
+{
+    CHECK_EQ(gmp_chan_new(sizeof(int64_t), 4, &ch), 0);
+    wg_init(&done);
+    wg_add(&done, CG);
+    for (int i = 0; i < CG; i++) h_spawn(contender, (void *)(uintptr_t)i);
+    wg_wait(&done);
+    CHECK_EQ(cshared, (long)CG * COPS);
+    CHECK_EQ(gmp_chan_len(ch), 0);
+    CHECK_EQ(gmp_chan_free(ch), 0);
+}
+
 static void main_g(void *arg)
 {
     (void)arg;
@@ -126,6 +168,7 @@ static void main_g(void *arg)
     printf("t_errno: %ld thread changes in %d goroutines x %d switches\n", m, NG, ITERS);
     if (h_env_procs() >= 2)
         CHECK(m > 0, "no goroutine changed threads at %d Ps: nothing was tested", h_env_procs());
+    test_contention();
 }
 
 int main(void)
