@@ -27,11 +27,11 @@ pub struct gmp_rwmutex {
     pub reader_wait: i32,
 }
 
-/// A condition variable (Go's sync.Cond, pthread_cond_t's semantics). Zero = ready. The
-/// field is private.
+/// A condition variable (Go's sync.Cond, pthread_cond_t's semantics). Zero = ready. Its
+/// waiters are kept by the runtime under its address; the field is reserved.
 #[repr(C)]
 pub struct gmp_cond {
-    pub nwait: u32,
+    pub reserved: u32,
 }
 
 /// A wait group (Go's sync.WaitGroup). Zero = counter 0. The fields are private.

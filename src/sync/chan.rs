@@ -10,9 +10,11 @@
 //! under the lock and wakes them after dropping it: receivers get a zeroed value and
 //! `success = false`, senders -EPIPE; receivers drain the buffer first.
 //!
-//! Lifetime: the channel is one calloc'd block (header, then the buffer). `refs` counts the
-//! operations blocked on it (raised under the lock when one enqueues, dropped when it is done
-//! with the channel), and `free` refuses while it is non-zero.
+//! Lifetime: the channel is one calloc'd block (header, then the buffer). `free` refuses
+//! while anyone is blocked on it: while a queue holds a sudog, or `refs`, the selects blocked
+//! on it, is non-zero — a select woken by another channel comes back to this one in its pass 3
+//! even if a waker that lost its claim already unlinked its sudog here. A single send or
+//! receive never touches the channel again once its waker unlinked it.
 
 use super::waiter::{Claimed, Sudog, WaitQ, Waiter};
 use crate::lock::{Rank, RawLock};
@@ -33,8 +35,8 @@ pub(crate) struct Chan {
     cap: usize,
     /// Elements buffered. Written under the lock; Relaxed reads without it (gmp_chan_len).
     qcount: AtomicUsize,
-    /// Blocked operations (see the module note). Raised under the lock; dropped by the
-    /// operation when it no longer touches the channel (Release, pairs with free's Acquire).
+    /// Selects blocked on it (see the module note). Raised under the lock; dropped by the
+    /// select when it no longer touches the channel (Release, pairs with free's Acquire).
     refs: AtomicU32,
     /// Under `lock`.
     st: UnsafeCell<State>,
@@ -102,8 +104,10 @@ impl Chan {
         // SAFETY: per the contract.
         unsafe {
             (*c).lock.lock();
-            // Acquire: pairs with the Release decrement of the last blocked operation.
-            let busy = (*c).refs.load(Acquire) != 0;
+            // Acquire: pairs with the Release decrement of the last blocked select.
+            let st = (*c).st();
+            let busy =
+                (*c).refs.load(Acquire) != 0 || !st.recvq.head.is_null() || !st.sendq.head.is_null();
             (*c).lock.unlock();
             if busy {
                 return Err(libc::EBUSY);
@@ -221,11 +225,12 @@ impl Chan {
         Done::Blocked
     }
 
+    /// A select enqueued on it (under the lock).
     pub(crate) fn enqueued(&self) {
         self.refs.fetch_add(1, Relaxed);
     }
 
-    /// A blocked operation no longer touches the channel.
+    /// A select no longer touches the channel.
     pub(crate) fn released(&self) {
         // Release: pairs with free's Acquire (our last accesses happen before the free).
         self.refs.fetch_sub(1, Release);
@@ -276,7 +281,6 @@ impl Chan {
                 st.recvq.push_back(&mut sg);
             }
         }
-        self.enqueued();
         if w.is_goroutine() {
             let locks = [self as *const Chan];
             let arg = ParkArg { w: &w, locks: &locks };
@@ -289,7 +293,6 @@ impl Chan {
             w.sleep_thread();
         }
         let ok = sg.success.get();
-        self.released();
         if send {
             if ok {
                 Done::Ok(true)

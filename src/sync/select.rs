@@ -193,7 +193,8 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
     };
 
     // Pass 2.
-    let w = Waiter::new(c, deadline);
+    let mut w = Waiter::new(c, deadline);
+    w.set_contested();
     let sgp = sgs.ptr();
     for (k, &i) in order.iter().enumerate() {
         let cs = &cases[i as usize];

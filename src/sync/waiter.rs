@@ -55,6 +55,10 @@ pub(crate) struct Waiter {
     pub(crate) param: Cell<usize>,
     /// The deadline, for the park callback to arm.
     pub(crate) deadline: Deadline,
+    /// Several parties may race to claim it (a select's cases, a deadline). If not, its only
+    /// claimer is the one waker that unlinks its single sudog under the queue's lock, and the
+    /// claim needs no CAS (Go's chansend/chanrecv do none either).
+    contested: bool,
 }
 
 impl Waiter {
@@ -83,7 +87,13 @@ impl Waiter {
             word: ThreadWord::new(),
             param: Cell::new(TIMED_OUT),
             deadline,
+            contested: deadline != Deadline::NEVER,
         }
+    }
+
+    /// A select: its sudogs on several queues race for it.
+    pub(crate) fn set_contested(&mut self) {
+        self.contested = true;
     }
 
     #[inline]
@@ -95,6 +105,9 @@ impl Waiter {
     /// a queue the waiter is in, so the record is alive.
     #[inline]
     pub(crate) fn claim(&self) -> bool {
+        if !self.contested {
+            return true;
+        }
         if self.gp.is_null() {
             self.word.claim()
         } else {
