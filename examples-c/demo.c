@@ -237,7 +237,7 @@ static void worker_pool(void) {
     must(gmp_waitgroup_wait(&p.closed), "gmp_waitgroup_wait");
     gmp_chan_free(p.jobs);
     gmp_chan_free(p.results);
-    printf("worker pool: %d workers did %ld jobs%s (%ld %ld %ld %ld each), %ld Collatz steps%s "
+    printf("worker pool: %d workers did %ld jobs%s (%ld, %ld, %ld, %ld), %ld Collatz steps%s "
            "(%.1f ms)\n",
            POOL, results, verdict(results, JOBS), done[0], done[1], done[2], done[3], steps,
            verdict(steps, 1834634), now_ms() - t0);
