@@ -53,7 +53,9 @@
  *  - ~chan() frees the channel. If gmp_chan_free reports EBUSY (a goroutine or thread is still
  *    blocked in a send, receive or select on it) that is a lifetime bug in the program: the
  *    destructor prints "gmp::chan: destroyed while ... blocked on it" and calls
- *    std::terminate() rather than leave them blocked on memory about to be reused.
+ *    std::terminate() rather than leave them blocked on memory about to be reused. Destroy
+ *    a chan (as any lock or wait group) only once every goroutine and thread using it has
+ *    returned from its last call on it: wait for them with a gmp::waitgroup first.
  *  - call_once has std::call_once's semantics, not gmp_once_do's (Go's sync.Once): if f
  *    throws, the exception reaches the caller and the flag stays unset, so the next caller
  *    runs f. (It is a gmp::mutex plus an atomic flag, so waiters park like any mutex waiter.)
@@ -140,7 +142,10 @@ int64_t timeout_ns(const std::chrono::duration<Rep, Period> &d)
 // Bytes received from a channel, turned into a T (T is trivially copyable).
 template <class T> T from_bytes(const void *bytes)
 {
-    if constexpr (std::is_default_constructible_v<T>) {
+    if constexpr (std::is_empty_v<T> && std::is_default_constructible_v<T>) {
+        (void)bytes; // a signal-only channel copies no bytes
+        return T{};
+    } else if constexpr (std::is_default_constructible_v<T>) {
         T v;
         std::memcpy(static_cast<void *>(std::addressof(v)), bytes, sizeof(T));
         return v;
