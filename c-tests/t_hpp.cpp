@@ -285,16 +285,22 @@ void test_chan()
     CHECK(m3.native_handle() == h && m3.cap() == 1, "move assignment");
     CHECK_EQ(*m3.recv(), 5);
 
-    // Goroutines and plain threads share a channel both ways.
+    // Goroutines and plain threads share a channel both ways. The main goroutine blocks on
+    // the thread only once the thread has called into the runtime: until then a goroutine
+    // blocked with nobody else to wake it is, by gmp_main's rule, a deadlock (-EDEADLK).
     gmp::chan<int> to_thread, from_thread(8);
+    std::atomic<bool> thread_in{false};
     std::thread t([&] {
         CHECK_EQ(gmp::this_goroutine::id(), 0);
+        CHECK_EQ(to_thread.len(), 0); // its first call into the runtime
+        thread_in = true;
         long s = 0;
         while (auto v = to_thread.recv()) s += *v;
         for (int i = 0; i < 100; i++) from_thread.send(i);
         from_thread.send((int)s);
         from_thread.close();
     });
+    while (!thread_in) gmp::this_goroutine::yield();
     for (int i = 1; i <= 100; i++) to_thread.send(i);
     to_thread.close();
     int count = 0, last = -1;
