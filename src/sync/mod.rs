@@ -23,15 +23,10 @@ pub(crate) mod waiter;
 pub(crate) mod waitgroup;
 
 /// A plain thread is using a sync object: for deadlock detection it may wake goroutines
-/// (checkdead.rs; the rule of api.md's gmp_main). Once per thread.
+/// (checkdead.rs; the rule of api.md's gmp_main).
 #[inline]
 pub(crate) fn note_thread() {
-    use core::cell::Cell;
-    std::thread_local! {
-        static NOTED: Cell<bool> = const { Cell::new(false) };
-    }
-    if crate::sched::m::this_m().is_none() && !NOTED.get() {
-        crate::sched::sched::SCHED.note_external_caller();
-        NOTED.set(true);
+    if crate::sched::m::this_m().is_none() {
+        crate::sched::sched::SCHED.note_thread();
     }
 }
