@@ -20,6 +20,7 @@ use super::waiter::{Claimed, Sudog, WaitQ, Waiter};
 use crate::lock::{Rank, RawLock};
 use crate::sched::g::G;
 use crate::sched::proc;
+use crate::sched::sched::SCHED;
 use crate::sched::syscall::{enter, leave};
 use crate::time::Deadline;
 use core::cell::UnsafeCell;
@@ -254,6 +255,9 @@ impl Chan {
     fn op(&self, send: bool, elem: *mut u8) -> Done {
         let c = enter();
         let mp = c.m();
+        if mp.is_null() {
+            SCHED.note_thread();
+        }
         let mut wake = Claimed::new();
         self.lock.lock_on(mp);
         // SAFETY: we hold the lock.
@@ -309,6 +313,9 @@ impl Chan {
     pub(crate) fn close(&self) -> Result<(), i32> {
         let c = enter();
         let mp = c.m();
+        if mp.is_null() {
+            SCHED.note_thread();
+        }
         let mut wake = Claimed::new();
         self.lock.lock_on(mp);
         // SAFETY: we hold the lock; claimed sudogs are ours until their wake.

@@ -102,6 +102,9 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
     let mut locks = Scratch::<*const Chan>::new(n)?;
     let mut sgs = Scratch::<Sudog>::new(n)?;
     let c = enter();
+    if matches!(c, Ctx::Thread) {
+        crate::sched::sched::SCHED.note_thread();
+    }
     // SAFETY: each Scratch holds n slots; we write before reading.
     let (poll, order, locks) = unsafe {
         let poll = core::slice::from_raw_parts_mut(poll.ptr(), n);
