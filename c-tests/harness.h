@@ -723,6 +723,44 @@ H_UNUSED static int h_block_finish(h_blocker_t *b)
     return b->ret;
 }
 
+/* h_migrate(): from a goroutine, move to another OS thread (almost always; returns whether the
+ * thread changed). The goroutine parks; a helper goroutine it spawned readies it (so it waits
+ * on the helper's P) and then blocks its own thread in the kernel for 5 ms with a raw
+ * nanosleep, which nothing interposes: the runtime hands that P, with the goroutine queued on
+ * it, to another thread. For tests whose point is that something follows a goroutine across
+ * threads (goroutine-local storage, errno): scheduling alone may not move it in a short run. */
+typedef struct h_mig {
+    H_ATOMIC(gmp_g *) g;
+} h_mig_t;
+
+static bool h_mig_unlockf(gmp_g *g, void *lock)
+{
+    atomic_store(&((h_mig_t *)lock)->g, g);
+    return true;
+}
+
+static void h_mig_helper(void *arg)
+{
+    h_mig_t *m = (h_mig_t *)arg;
+    gmp_g *g;
+    while ((g = atomic_load(&m->g)) == NULL) gmp_gosched();
+    int r = gmp_ready(g); /* m lives on g's stack: not touched after this */
+    CHECK(r == 0, "gmp_ready = %d", r);
+    struct timespec ts = {0, 5 * 1000000};
+    syscall(SYS_nanosleep, &ts, NULL);
+}
+
+H_UNUSED static bool h_migrate(void)
+{
+    pid_t before = h_gettid();
+    h_mig_t m;
+    atomic_init(&m.g, (gmp_g *)NULL);
+    h_spawn(h_mig_helper, &m);
+    int r = gmp_park(h_mig_unlockf, &m);
+    CHECK(r == 0, "gmp_park = %d", r);
+    return h_gettid() != before;
+}
+
 /* A waitpid status in words (a static buffer: one call per printf). */
 H_UNUSED static const char *h_describe_status(int st)
 {

@@ -16,8 +16,9 @@
  *    switch point -- gmp_gosched, gmp_sleep, an unbuffered channel handshake with a partner
  *    goroutine, or a hooked libc call that fails and sets errno itself (close(-1): EBADF) --
  *    and errno must still read x (or EBADF), and &errno must be the errno of the thread the
- *    goroutine runs on now (glibc's __errno_location, asked afresh). At 2 and 8 Ps the
- *    goroutines must have changed threads meanwhile (gettid), or nothing was tested.
+ *    goroutine runs on now (glibc's __errno_location, asked afresh). Every eighth goroutine
+ *    also moves to another thread on purpose (h_migrate) four times, with the same check;
+ *    such moves must have happened (gettid), or nothing was tested.
  *  - contention: 32 goroutines x 10,000 operations on one buffered channel (cap 4) and one
  *    gmp_mutex, errno set to a sentinel before each and checked after: an operation that
  *    completes without parking, after waiting on a contended internal lock, must not leave
@@ -57,7 +58,7 @@ static void test_macro_text(void)
 #define NG 64
 #define ITERS 500
 static gmp_chan *ch;
-static H_ATOMIC(long) migrations;
+static H_ATOMIC(long) migrations, forced, forced_moved;
 static wg_t done;
 
 static void check_now(int id, int it, int want, const char *after)
@@ -104,6 +105,12 @@ static void worker(void *arg)
             break;
         }
         check_now(id, it, x, what);
+        if (id % 8 == 0 && it % 125 == 60) { /* and a move to another thread for sure */
+            errno = x;
+            atomic_fetch_add(&forced, 1);
+            if (h_migrate()) atomic_fetch_add(&forced_moved, 1);
+            check_now(id, it, x, "a move to another thread (h_migrate)");
+        }
         pid_t now = h_gettid();
         moved += now != last;
         last = now;
@@ -164,10 +171,10 @@ static void main_g(void *arg)
     wg_wait(&done);
     CHECK(errno == 4321, "errno changed across the wait: %d", errno);
     CHECK_EQ(gmp_chan_free(ch), 0);
-    long m = atomic_load(&migrations);
-    printf("t_errno: %ld thread changes in %d goroutines x %d switches\n", m, NG, ITERS);
-    if (h_env_procs() >= 2)
-        CHECK(m > 0, "no goroutine changed threads at %d Ps: nothing was tested", h_env_procs());
+    long m = atomic_load(&migrations), f = atomic_load(&forced), fm = atomic_load(&forced_moved);
+    printf("t_errno: %ld thread changes in %d goroutines x %d switches; %ld of %ld forced moves "
+           "(h_migrate) changed threads\n", m, NG, ITERS, fm, f);
+    CHECK(fm > 0, "none of %ld forced moves changed threads: nothing was tested", f);
     test_contention();
 }
 

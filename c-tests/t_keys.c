@@ -5,9 +5,10 @@
  *     getspecific of an unknown key is NULL.
  *  2. Values follow their goroutine: 64 goroutines each set three keys to their own values,
  *     then switch 300 times (gmp_gosched, gmp_sleep, an unbuffered channel handshake) and check
- *     all three after every switch; at 2 and 8 Ps they must have changed threads meanwhile
- *     (counted through gettid). A fresh goroutine sees NULL, whatever the thread it runs on has
- *     in its thread slot; the main thread's own slot is untouched by all of it.
+ *     all three after every switch; every eighth goroutine also moves to another thread on
+ *     purpose (h_migrate) three times, and such moves must have happened (gettid). A fresh
+ *     goroutine sees NULL, whatever the thread it runs on has in its thread slot; the main
+ *     thread's own slot is untouched by all of it.
  *  3. Destructors at goroutine end: exactly once per non-NULL value, for a goroutine that
  *     returns and one that calls gmp_exit, with several keys set; none for a value set back to
  *     NULL, none for keys never set, none for a NULL dtor; inside the destructor the key's
@@ -59,7 +60,7 @@ static void test_args(void)
 static gmp_key mk[3];
 static int mslot[MG][3];
 static int thread_slot_value;
-static H_ATOMIC(long) migrations;
+static H_ATOMIC(long) migrations, forced, forced_moved;
 static wg_t mg_done;
 static gmp_chan *mg_ch;
 
@@ -94,6 +95,11 @@ static void mg_body(void *a)
         }
         }
         mg_check(i, it);
+        if (i % 8 == 0 && it % 100 == 50) { /* and a move to another thread for sure */
+            atomic_fetch_add(&forced, 1);
+            if (h_migrate()) atomic_fetch_add(&forced_moved, 1);
+            mg_check(i, it);
+        }
         pid_t now = h_gettid();
         if (now != last) moved++;
         last = now;
@@ -110,11 +116,10 @@ static void test_migration(void)
     for (int i = 0; i < MG; i++) h_spawn(mg_body, (void *)(uintptr_t)i);
     wg_wait(&mg_done);
     CHECK_EQ(gmp_chan_free(mg_ch), 0);
-    long m = atomic_load(&migrations);
-    printf("t_keys: %ld thread changes seen by %d goroutines x %d switches\n", m, MG, MG_ITERS);
-    if (h_env_procs() >= 2)
-        CHECK(m > 0, "no goroutine ever changed threads at %d Ps: nothing was tested",
-              h_env_procs());
+    long m = atomic_load(&migrations), f = atomic_load(&forced), fm = atomic_load(&forced_moved);
+    printf("t_keys: %ld thread changes seen by %d goroutines x %d switches; %ld of %ld forced "
+           "moves (h_migrate) changed threads\n", m, MG, MG_ITERS, fm, f);
+    CHECK(fm > 0, "none of %ld forced moves changed threads: nothing was tested", f);
 }
 
 /* ------------------------------------------------------------------ 3 */
