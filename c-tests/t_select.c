@@ -27,6 +27,12 @@
  *  9. -EINVAL: NULL cases with n > 0, a bad dir (even on a NULL channel, even beside a ready
  *     case: nothing happens then), NULL elem in a send case, n > 65536 (n == 65536 works),
  *     n == 0 with no timeout.
+ * 10. Timeouts racing sends: a receiver (goroutine, then thread) selects with 1-100 µs timeouts
+ *     in a loop on an unbuffered channel and a buffered one, fed by a goroutine and a thread
+ *     that pause 0-60 µs after every other value. Every value arrives exactly once and in its
+ *     sender's order, and a select that timed out wrote no elem (a select that took a value
+ *     and then reported a timeout loses it; one that timed out while a sender handed it a
+ *     value must leave that sender blocked for the next receive).
  */
 #include "harness.h"
 
@@ -659,6 +665,107 @@ static void test_einval(void)
     fr(c);
 }
 
+/* ------------------------------------------------------------------ 10. timeouts vs sends */
+
+#define TR_N 3000 /* per sender */
+typedef struct tr {
+    gmp_chan *ch[2];
+    int64_t got, timeouts;
+    uint8_t seen[2][TR_N];
+    ev_t done;
+} tr_t;
+
+typedef struct tr_sender {
+    tr_t *t;
+    int id;
+} tr_sender;
+
+static void tr_send_body(tr_sender *s)
+{
+    uint32_t rng = 2463534242u + (uint32_t)s->id;
+    for (uint64_t j = 0; j < TR_N; j++) {
+        send_u64(s->t->ch[s->id], j);
+        rng ^= rng << 13;
+        rng ^= rng >> 17;
+        rng ^= rng << 5;
+        if (j % 2) gmp_sleep((int64_t)(rng % 60000)); /* so that sends meet timeouts */
+    }
+}
+static void tr_send_go(void *p)
+{
+    tr_send_body((tr_sender *)p);
+    ev_set(&((tr_sender *)p)->t->done);
+}
+static void *tr_send_thread(void *p)
+{
+    tr_send_body((tr_sender *)p);
+    ev_set(&((tr_sender *)p)->t->done);
+    return NULL;
+}
+
+static void tr_recv_body(tr_t *t)
+{
+    uint64_t next[2] = {0, 0};
+    uint32_t rng = 88172645u;
+    while (t->got < 2 * TR_N) {
+        rng ^= rng << 13;
+        rng ^= rng >> 17;
+        rng ^= rng << 5;
+        uint64_t v[2] = {~(uint64_t)0, ~(uint64_t)0};
+        gmp_case cs[2] = {{t->ch[0], GMP_RECV, &v[0], false}, {t->ch[1], GMP_RECV, &v[1], false}};
+        int r = gmp_select(cs, 2, 1000 + (int64_t)(rng % 99000));
+        if (r == -ETIMEDOUT) {
+            CHECK(v[0] == ~(uint64_t)0 && v[1] == ~(uint64_t)0, "a timed-out select wrote elem");
+            t->timeouts++;
+            continue;
+        }
+        CHECK(r == 0 || r == 1, "select = %d", r);
+        CHECK(v[r] == next[r], "channel %d: received %llu, want %llu (lost or reordered)", r,
+              (unsigned long long)v[r], (unsigned long long)next[r]);
+        next[r]++;
+        t->seen[r][v[r]]++;
+        t->got++;
+    }
+}
+static void *tr_recv_thread(void *p)
+{
+    tr_recv_body((tr_t *)p);
+    ev_set(&((tr_t *)p)->done);
+    return NULL;
+}
+
+static void test_timeout_races(void)
+{
+    static tr_t t;
+    for (int round = 0; round < 2; round++) {
+        memset(&t, 0, sizeof t);
+        t.ch[0] = mk(8, 0);
+        t.ch[1] = mk(8, 2);
+        ev_init(&t.done);
+        wg_add(&t.done, 1 + round);
+        tr_sender s[2] = {{&t, 0}, {&t, 1}};
+        pthread_t th, rt;
+        h_spawn(tr_send_go, &s[0]);
+        CHECK(pthread_create(&th, NULL, tr_send_thread, &s[1]) == 0, "pthread_create");
+        if (round == 0)
+            tr_recv_body(&t);
+        else
+            CHECK(pthread_create(&rt, NULL, tr_recv_thread, &t) == 0, "pthread_create");
+        ev_wait(&t.done);
+        CHECK(pthread_join(th, NULL) == 0, "join");
+        if (round == 1) CHECK(pthread_join(rt, NULL) == 0, "join");
+        for (int k = 0; k < 2; k++)
+            for (int j = 0; j < TR_N; j++)
+                CHECK(t.seen[k][j] == 1, "channel %d value %d received %d times", k, j,
+                      t.seen[k][j]);
+        CHECK_EQ(gmp_chan_len(t.ch[1]), 0);
+        printf("t_select: timeouts racing sends (%s receiver): %lld received, %lld timeouts\n",
+               round ? "thread" : "goroutine", (long long)t.got, (long long)t.timeouts);
+        fr(t.ch[0]);
+        fr(t.ch[1]);
+    }
+}
+
 static void main_g(void *arg)
 {
     (void)arg;
@@ -670,6 +777,7 @@ static void main_g(void *arg)
     test_same_channel();
     test_closed();
     test_no_lost_values();
+    test_timeout_races();
 }
 
 int main(void)
