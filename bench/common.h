@@ -7,6 +7,9 @@
  *  - bench_wg:         a WaitGroup (counter + one waiter) built only on gmp_park/gmp_ready.
  *  - bench_slot:       a one-slot hand-off (a channel of capacity 1, one sender and one
  *                      receiver), also built only on gmp_park/gmp_ready.
+ *  - bench_chan_*, bench_mutex_*: the runtime's own channels (int64_t elements) and
+ *                      gmp_mutex, every call checked (the channel and mutex benchmarks:
+ *                      skynet_chan, pingpong_chan, chanbuf, mutex).
  *
  * Everything here is deliberately small: the benchmarks measure the scheduler (spawn, park,
  * ready, gosched, switch), so the synchronisation on top of it costs one atomic RMW per
@@ -366,6 +369,81 @@ static inline int64_t bench_slot_get(bench_slot *s)
     int64_t v = s->val;
     atomic_store_explicit(&s->state, BENCH_SLOT_EMPTY, memory_order_release);
     return v;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The runtime's channels and mutex, checked                                                   */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * Thin wrappers over gmp_chan_* (elements are int64_t) and gmp_mutex_* for the benchmarks that
+ * measure them. Any unexpected return aborts with the call and the error: a benchmark must
+ * never count an operation that did not happen (until the implementation lands they return
+ * -ENOSYS, and the first call stops the program with a message).
+ */
+static inline gmp_chan *bench_chan_new(size_t cap)
+{
+    gmp_chan *c = NULL;
+    int rc = gmp_chan_new(sizeof(int64_t), cap, &c);
+    if (rc != 0 || c == NULL)
+        bench_die("gmp_chan_new(8, %zu) returned %d (%s)", cap, rc, strerror(-rc));
+    return c;
+}
+
+static inline void bench_chan_send(gmp_chan *c, int64_t v)
+{
+    int rc = gmp_chan_send(c, &v);
+    if (rc != 0)
+        bench_die("gmp_chan_send returned %d (%s)", rc, strerror(-rc));
+}
+
+/* A value (1); the channel must not be closed. */
+static inline int64_t bench_chan_recv(gmp_chan *c)
+{
+    int64_t v = 0;
+    int rc = gmp_chan_recv(c, &v);
+    if (rc != 1)
+        bench_die("gmp_chan_recv returned %d (%s), want 1 (a value)", rc,
+                  rc < 0 ? strerror(-rc) : "closed and drained");
+    return v;
+}
+
+/* `v, ok := <-c`: true with a value in *v, false once the channel is closed and drained. */
+static inline bool bench_chan_recv_ok(gmp_chan *c, int64_t *v)
+{
+    int rc = gmp_chan_recv(c, v);
+    if (rc < 0 || rc > 1)
+        bench_die("gmp_chan_recv returned %d (%s)", rc, rc < 0 ? strerror(-rc) : "?");
+    return rc == 1;
+}
+
+static inline void bench_chan_close(gmp_chan *c)
+{
+    int rc = gmp_chan_close(c);
+    if (rc != 0)
+        bench_die("gmp_chan_close returned %d (%s)", rc, strerror(-rc));
+}
+
+/* Called once nobody can be blocked on c any more: -EBUSY here is a runtime bug. */
+static inline void bench_chan_free(gmp_chan *c)
+{
+    int rc = gmp_chan_free(c);
+    if (rc != 0)
+        bench_die("gmp_chan_free returned %d (%s) with nobody left blocked on the channel", rc,
+                  strerror(-rc));
+}
+
+static inline void bench_mutex_lock(gmp_mutex *m)
+{
+    int rc = gmp_mutex_lock(m);
+    if (rc != 0)
+        bench_die("gmp_mutex_lock returned %d (%s)", rc, strerror(-rc));
+}
+
+static inline void bench_mutex_unlock(gmp_mutex *m)
+{
+    int rc = gmp_mutex_unlock(m);
+    if (rc != 0)
+        bench_die("gmp_mutex_unlock returned %d (%s)", rc, strerror(-rc));
 }
 
 #endif /* BENCH_COMMON_H */
