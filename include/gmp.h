@@ -24,12 +24,19 @@
  * An invalid value prints one line on stderr (gmp: ignoring ...) and the default applies.
  *
  * What user code must know:
- *  - After a call that can switch goroutines (gmp_park, gmp_gosched, gmp_exitsyscall) the
- *    goroutine may continue on another OS thread. errno's value is carried across; addresses of
- *    thread-local variables are not: don't keep them across such calls, or call
- *    gmp_lock_thread() first. errno itself is such an address to the compiler (glibc's
- *    __errno_location is `const`, so gcc may read the old thread's errno after the call): read
- *    errno after a switch in a separate function, or lock the thread.
+ *  - After a call that can switch goroutines (gmp_park, gmp_gosched, gmp_sleep, gmp_wait_fd,
+ *    gmp_exitsyscall, a channel or lock operation, a hooked libc call) the goroutine may
+ *    continue on another OS thread. errno's value is carried across, and code that includes
+ *    this header reads it correctly: gmp.h defines `errno` as (*gmp_errno_location()), which
+ *    the compiler cannot cache (glibc's __errno_location is `const`, so code compiled without
+ *    gmp.h may read the old thread's errno after a switch; define GMP_NO_ERRNO_MACRO to keep
+ *    glibc's macro). Addresses of other thread-local variables are not carried: don't keep
+ *    them across such calls, use goroutine-local storage (gmp_key_create), or call
+ *    gmp_lock_thread() first.
+ *  - Channels, gmp_mutex/rwmutex/cond/waitgroup/once and gmp_futex work from goroutines and
+ *    plain threads at once: a goroutine that blocks in one parks, a thread sleeps. Don't hold
+ *    a pthread_mutex_t across a call that can switch goroutines; use gmp_mutex, which parks
+ *    the goroutine instead of the thread.
  *  - Asynchronous preemption never moves a goroutine to another thread. A goroutine that runs
  *    C code for more than 10 ms while another goroutine waits for its P is preempted (SIGURG,
  *    marked so that a SIGURG handler of the program still gets only its own signals); at most
@@ -46,7 +53,6 @@
  *    outermost unlock instead. std::mutex and std::shared_mutex go through these; glibc's
  *    internal locks (malloc's, stdio's), C11 mtx_* (glibc calls its internal function) and
  *    raw futexes do not, and are not seen.
- *  - Don't hold a pthread_mutex_t across a call that can switch goroutines.
  *  - C++ exception state travels with the goroutine: inside a catch block, or a destructor run
  *    by unwinding, a goroutine may switch and then `throw;`, or read std::current_exception()
  *    and std::uncaught_exceptions(), and sees only its own exceptions, on any thread. (A C++
@@ -174,10 +180,10 @@ typedef struct gmp_rwmutex {
   int32_t reader_wait;
 } gmp_rwmutex;
 
-// A condition variable (Go's sync.Cond, pthread_cond_t's semantics). Zero = ready. The
-// field is private.
+// A condition variable (Go's sync.Cond, pthread_cond_t's semantics). Zero = ready. Its
+// waiters are kept by the runtime under its address; the field is reserved.
 typedef struct gmp_cond {
-  uint32_t nwait;
+  uint32_t reserved;
 } gmp_cond;
 
 // A wait group (Go's sync.WaitGroup). Zero = counter 0. The fields are private.

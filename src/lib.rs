@@ -64,6 +64,10 @@ pub(crate) mod netpoll {
     pub(crate) mod slot;
 }
 #[cfg(loom)]
+pub(crate) mod sync {
+    pub(crate) mod claim;
+}
+#[cfg(loom)]
 pub(crate) mod sched {
     pub(crate) mod idle;
     pub(crate) mod runq;

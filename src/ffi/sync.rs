@@ -27,11 +27,11 @@ pub struct gmp_rwmutex {
     pub reader_wait: i32,
 }
 
-/// A condition variable (Go's sync.Cond, pthread_cond_t's semantics). Zero = ready. The
-/// field is private.
+/// A condition variable (Go's sync.Cond, pthread_cond_t's semantics). Zero = ready. Its
+/// waiters are kept by the runtime under its address; the field is reserved.
 #[repr(C)]
 pub struct gmp_cond {
-    pub nwait: u32,
+    pub reserved: u32,
 }
 
 /// A wait group (Go's sync.WaitGroup). Zero = counter 0. The fields are private.
@@ -65,6 +65,7 @@ same_layout!(gmp_once, once::Once);
 
 /// The sync/ twin of a C object, or None for NULL.
 fn obj<'a, C, R>(p: *mut C) -> Option<&'a R> {
+    crate::sync::note_thread();
     // SAFETY: a non-null pointer is to a live object of the C type (the caller's promise),
     // whose layout is R's (same_layout! above); R's fields are atomics, so shared access from
     // several threads is sound.
@@ -211,6 +212,7 @@ pub unsafe extern "C" fn gmp_futex_wait(addr: *mut u32, val: u32, timeout_ns: i6
     if addr.is_null() || addr as usize % 4 != 0 {
         return -libc::EINVAL;
     }
+    crate::sync::note_thread();
     // SAFETY: a live, aligned u32 (the caller's promise), only read atomically here.
     let a = unsafe { &*(addr as *const core::sync::atomic::AtomicU32) };
     ret(futex::wait(a, val, Deadline::after(timeout_ns)))
@@ -223,5 +225,6 @@ pub unsafe extern "C" fn gmp_futex_wake(addr: *mut u32, n: c_int) -> c_int {
     if addr.is_null() || addr as usize % 4 != 0 {
         return -libc::EINVAL;
     }
+    crate::sync::note_thread();
     futex::wake(addr as usize, n.max(0) as u32) as c_int
 }

@@ -23,6 +23,8 @@
 //! | rank | lock | taken while holding |
 //! |---|---|---|
 //! | `PollDesc` | a poll descriptor's lock (netpoll/pd.rs): its list waiters, closing | nothing |
+//! | `Chan` | a channel's lock (sync/chan.rs), several at once in address order (select) | other channels' locks, lower addresses first |
+//! | `Sema` | a semtable bucket's lock (sync/semtable.rs): its waiters | nothing |
 //! | `Sched` | `sched.lock` (sched/sched.rs): global run queue, idle P and M lists | nothing |
 //! | `GFree` | `sched.gfree`: the global free-G lists | `sched.lock` (a retiring P's free Gs) |
 //! | `Timers` | a P's timer heap (time/heap.rs) | nothing |
@@ -34,6 +36,9 @@
 //! preempted and are not rank-checked.
 
 pub(crate) mod note;
+mod raw;
+
+pub(crate) use raw::RawLock;
 
 use crate::os;
 use crate::sched::m::{this_m, M};
@@ -48,12 +53,16 @@ pub(crate) enum Rank {
     /// 0: a poll descriptor's lock lives in zeroed memory (netpoll/pd.rs), so its rank must
     /// be the all-zero value.
     PollDesc = 0,
-    Sched = 1,
-    GFree = 2,
-    Timers = 3,
-    Timer = 4,
-    StackArena = 5,
-    Persistent = 6,
+    /// Held while arming a goroutine's timer (Timers, Timer) before the park commits.
+    Chan = 1,
+    /// As Chan.
+    Sema = 2,
+    Sched = 3,
+    GFree = 4,
+    Timers = 5,
+    Timer = 6,
+    StackArena = 7,
+    Persistent = 8,
 }
 
 pub(crate) struct Mutex<T> {

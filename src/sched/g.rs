@@ -143,6 +143,15 @@ pub(crate) struct G {
     /// Parked in gmp_park (set by the G before parking, cleared when it resumes): only such a
     /// park may be ended by gmp_ready — a sleep or an fd wait ends by its own waker.
     pub user_park: AtomicBool,
+    /// The sync wait it is in (sync/waiter.rs): the wait's token (even) while it waits, with
+    /// bit 0 set once a waker or its deadline timer has claimed it; 0 when not waiting. The
+    /// claim is a CAS, so exactly one waker readies the G, and a late timer of an earlier wait
+    /// (its token differs) does nothing.
+    pub sync_token: AtomicU64,
+    /// Source of tokens (the G's own).
+    pub sync_seq: u64,
+    /// Its goroutine-local storage (sync/keys.rs): null until it sets a value. The G's own.
+    pub keys: *mut crate::sync::keys::Values,
 }
 
 impl G {
@@ -185,6 +194,9 @@ impl G {
             pollseq: 0,
             pollslot: core::sync::atomic::AtomicUsize::new(0),
             user_park: AtomicBool::new(false),
+            sync_token: AtomicU64::new(0),
+            sync_seq: 0,
+            keys: null_mut(),
         }
     }
 

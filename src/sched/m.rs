@@ -239,6 +239,19 @@ impl M {
         }
     }
 
+    /// As acquire_rank, for a rank that may be held several times at once (lock/raw.rs):
+    /// checks only that no higher rank is held; released with `releasem`.
+    #[inline]
+    pub(crate) fn acquire_rank_shared(&self, rank: Rank) {
+        self.acquirem();
+        if cfg!(debug_assertions) {
+            let higher = !((2u32 << rank as u32) - 1);
+            if self.lockranks.load(Relaxed) & higher != 0 {
+                throw!("acquire_rank: lock order violation (a lock of higher rank is held)");
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn release_rank(&self, rank: Rank) {
         if cfg!(debug_assertions) {

@@ -799,9 +799,19 @@ pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) {
 /// Called by the goroutine running on mp; `f` never returns.
 pub(crate) unsafe fn mcall(mp: *mut M, f: unsafe extern "C" fn(*mut G) -> !) {
     // SAFETY: per the contract.
+    unsafe { mcall_holding(mp, f, 0) }
+}
+
+/// mcall with `held` RawLocks (lock/raw.rs) held across the switch, which `f`'s park callback
+/// releases on g0 (Go's gopark with a held lock: the goroutine cannot be woken before it has
+/// parked, because its wakers need the lock).
+/// # Safety
+/// As mcall.
+pub(crate) unsafe fn mcall_holding(mp: *mut M, f: unsafe extern "C" fn(*mut G) -> !, held: u32) {
+    // SAFETY: per the contract.
     unsafe {
         (*mp).assert_no_locks_held("mcall: runtime lock held across a goroutine switch");
-        if cfg!(debug_assertions) && (*mp).locks.load(Relaxed) != 1 {
+        if cfg!(debug_assertions) && (*mp).locks.load(Relaxed) != 1 + held as i32 {
             throw!("mcall: not entered through syscall::enter (m.locks != 1)");
         }
         arch::gmp_mcall(f)
@@ -1076,6 +1086,19 @@ pub(crate) fn gopark(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(),
     Ok(())
 }
 
+/// gopark for a goroutine that entered the runtime itself (`enter`, then a `running` check)
+/// and holds `held` RawLocks that `unlockf` releases on g0 (sync/).
+/// # Safety
+/// mp is the calling goroutine's M, inside `enter`; `unlockf` releases exactly those locks.
+pub(crate) unsafe fn gopark_holding(mp: *mut M, unlockf: UnlockFn, lock: *mut c_void, held: u32) {
+    // SAFETY: per the contract; park_m reads these on this M's g0 right after the switch.
+    unsafe {
+        (*mp).waitunlockf = Some(unlockf);
+        (*mp).waitlock = lock;
+        mcall_holding(mp, park_m, held);
+    }
+}
+
 /// gmp_park: gopark, marked as a park that gmp_ready may end (`ready_user`).
 pub(crate) fn gopark_user(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(), i32> {
     let gp = match ctx() {
@@ -1105,7 +1128,7 @@ pub(crate) unsafe fn ready_user(gp: *mut G) -> Result<(), i32> {
 
 /// The running goroutine and its M, if `c` is a goroutine that holds a P (not inside a syscall
 /// bracket, where it has none).
-fn running(c: Ctx) -> Option<(*mut M, *mut G)> {
+pub(crate) fn running(c: Ctx) -> Option<(*mut M, *mut G)> {
     match c {
         // SAFETY: gp is the calling goroutine; its status is its own to read.
         Ctx::G(mp, gp) if unsafe { (*gp).status.load(Relaxed) } == GStatus::Running => {
@@ -1171,6 +1194,8 @@ pub(crate) fn gosched() {
 
 /// goexit: end the calling goroutine (runtime.Goexit). `Err(EPERM)` outside a goroutine.
 pub(crate) fn goexit() -> Result<core::convert::Infallible, i32> {
+    // Goroutine-local storage destructors run as goroutine code, before the runtime entry.
+    crate::sync::keys::goroutine_exit();
     let c = enter();
     let Ctx::G(mut mp, gp) = c else {
         leave(c);

@@ -55,7 +55,7 @@ pub(crate) fn ensure_started() -> Result<(), i32> {
     schedinit(None).or_else(|e| if e == libc::EBUSY { Ok(()) } else { Err(e) })
 }
 
-fn ncpu() -> u32 {
+pub(crate) fn ncpu() -> u32 {
     // SAFETY: set is a valid out-parameter of the right size.
     unsafe {
         let mut set: libc::cpu_set_t = core::mem::zeroed();

@@ -1,0 +1,1 @@
+//! Loom models of the claim protocol (claim.rs): to be written.
