@@ -108,9 +108,15 @@ static void bench_main(void *arg)
     (void)arg;
     chanbuf_once(); /* warm-up */
     for (int r = 0; r < opts.reps; r++) {
+        gmp_stats st0, st1;
+        bench_stats_snap(&st0);
         int64_t t0 = bench_now_ns();
         chanbuf_once();
         int64_t t1 = bench_now_ns();
+        bench_stats_snap(&st1);
+        char label[32];
+        snprintf(label, sizeof label, "chanbuf pairs=%d", pairs);
+        bench_stats_print(label, &st0, &st1, CHANBUF_N);
         printf("chanbuf procs=%d pairs=%d cap=%d n=%d ns_per_msg=%.1f\n", opts.procs, pairs,
                CHANBUF_CAP, CHANBUF_N, (double)(t1 - t0) / CHANBUF_N);
         fflush(stdout);

@@ -80,9 +80,13 @@ static void bench_main(void *arg)
     (void)arg;
     check(mutex_once(contended)); /* warm-up */
     for (int r = 0; r < opts.reps; r++) {
+        gmp_stats st0, st1;
+        bench_stats_snap(&st0);
         int64_t t0 = bench_now_ns();
         int64_t n = mutex_once(contended);
         int64_t t1 = bench_now_ns();
+        bench_stats_snap(&st1);
+        bench_stats_print(contended ? "mutex contended" : "mutex uncontended", &st0, &st1, n);
         check(n);
         printf("mutex procs=%d mode=%s goroutines=%d n=%" PRId64 " ns_per_pair=%.1f counter=%"
                PRId64 "\n", opts.procs, contended ? "contended" : "uncontended",

@@ -70,9 +70,13 @@ static void bench_main(void *arg)
     (void)arg;
     pingpong_once(); /* warm-up */
     for (int r = 0; r < opts.reps; r++) {
+        gmp_stats st0, st1;
+        bench_stats_snap(&st0);
         int64_t t0 = bench_now_ns();
         pingpong_once();
         int64_t t1 = bench_now_ns();
+        bench_stats_snap(&st1);
+        bench_stats_print("pingpong_chan (op = round trip)", &st0, &st1, PINGPONG_N);
         printf("pingpong_chan procs=%d n=%d ns_per_roundtrip=%.1f\n", opts.procs, PINGPONG_N,
                (double)(t1 - t0) / PINGPONG_N);
         fflush(stdout);

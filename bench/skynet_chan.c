@@ -24,6 +24,8 @@
 #define SKYNET_SIZE 1000000 /* -D for a quick test only: the twin is fixed at 1M */
 #endif
 #define SKYNET_DIV 10
+/* goroutines per tree: 1 + 10 + ... + SKYNET_SIZE (for BENCH_STATS) */
+#define SKYNET_GS (((int64_t)SKYNET_SIZE * 10 - 1) / 9)
 #define SKYNET_SUM ((long long)SKYNET_SIZE * (SKYNET_SIZE - 1) / 2)
 
 typedef struct node {
@@ -76,9 +78,13 @@ static void bench_main(void *arg)
     if (sum != SKYNET_SUM)
         bench_die("skynet_chan warm-up: sum %" PRId64 ", want %lld", sum, SKYNET_SUM);
     for (int r = 0; r < opts.reps; r++) {
+        gmp_stats st0, st1;
+        bench_stats_snap(&st0);
         int64_t t0 = bench_now_ns();
         sum = skynet_once();
         int64_t t1 = bench_now_ns();
+        bench_stats_snap(&st1);
+        bench_stats_print("skynet_chan (op = goroutine)", &st0, &st1, SKYNET_GS);
         printf("skynet_chan procs=%d ms=%.1f sum=%" PRId64 "\n", opts.procs, (t1 - t0) / 1e6,
                sum);
         fflush(stdout);
