@@ -586,6 +586,143 @@ H_UNUSED static size_t h_run_fork_timed(void (*fn)(void *), void *arg, char *out
     return h_child_collect(pid, p[0], out, outsz, status, secs, hung);
 }
 
+/* ------------------------------------------------------------------ "is it blocked yet?"
+ *
+ * h_wait_asleep(tid, secs): wait until OS thread `tid` of this process sleeps in a futex
+ * (state S, inside futex / futex_wait / futex_waitv per /proc/self/task/<tid>/syscall) at
+ * H_ASLEEP_SAMPLES consecutive samples H_ASLEEP_GAP_MS apart; fail (CHECK) after `secs` seconds.
+ * Any context (between samples a goroutine parks in gmp_sleep, a thread sleeps).
+ *
+ * What it is for: a test that must know that a blocking operation (a channel send, a lock, a
+ * futex wait) has really blocked, i.e. is enqueued on the object, before it acts: gmp_chan_free
+ * must return -EBUSY then, a close must wake it, the futex queue has a known FIFO order, a
+ * reader that comes later must queue behind a waiting writer. No call of the API can tell
+ * (every probe, such as a non-blocking send that succeeds only if a receiver waits, undoes the
+ * very state it observes), so the test blocks a plain thread, or a goroutine that called
+ * gmp_lock_thread() (its thread then runs nothing else, and sleeps on a futex while the
+ * goroutine is parked), records its tid, and watches the thread. The operation enqueues before
+ * it sleeps; several samples in a row rule out a brief sleep on some contended internal lock
+ * on the way in (nothing else touches the object meanwhile in these tests).
+ */
+#ifndef H_ASLEEP_SAMPLES
+#define H_ASLEEP_SAMPLES 3
+#endif
+#ifndef H_ASLEEP_GAP_MS
+#define H_ASLEEP_GAP_MS 5
+#endif
+
+/* true if thread tid is now asleep (state S) inside a futex system call. */
+H_UNUSED static bool h_thread_in_futex(pid_t tid)
+{
+    char path[96], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (!p || p[1] != ' ' || p[2] != 'S') return false;
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", (int)tid);
+    f = fopen(path, "r");
+    if (!f) return false;
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *end;
+    long nr = strtol(buf, &end, 10);
+    if (end == buf) return false; /* "running" */
+#if defined(__x86_64__) || defined(__aarch64__)
+    if (nr == 449 || nr == 455) return true; /* futex_waitv, futex_wait (same on both) */
+#endif
+    return nr == SYS_futex;
+}
+
+H_UNUSED static void h_wait_asleep(pid_t tid, int secs)
+{
+    CHECK(tid > 0, "h_wait_asleep: no thread id");
+    int64_t deadline = h_now_ns() + (int64_t)secs * 1000000000;
+    int streak = 0;
+    while (streak < H_ASLEEP_SAMPLES) {
+        CHECK(h_now_ns() < deadline, "thread %d never stayed asleep in a futex wait for %d s",
+              (int)tid, secs);
+        streak = h_thread_in_futex(tid) ? streak + 1 : 0;
+        if (streak < H_ASLEEP_SAMPLES) gmp_sleep((int64_t)H_ASLEEP_GAP_MS * 1000000);
+    }
+}
+
+/* h_blocker_t: run one blocking operation `op(arg)` in a goroutine locked to its thread
+ * (h_block_start(b, op, arg, false)) or in a new plain pthread (..., true), and return once that
+ * thread is asleep in it (h_wait_asleep). h_block_done(b) tells whether op has returned yet;
+ * h_block_finish(b) waits for op to return and gives its result. The blocker must be finished
+ * before it is reused or goes out of scope. Call both from one goroutine or thread. */
+typedef struct h_blocker {
+    int (*op)(void *arg);
+    void *arg;
+    int ret;
+    bool thread;
+    pthread_t th;
+    H_ATOMIC(pid_t) tid;
+    H_ATOMIC(int) returned;
+    ev_t done;
+} h_blocker_t;
+
+static void h_blocker_body(h_blocker_t *b)
+{
+    atomic_store(&b->tid, h_gettid());
+    b->ret = b->op(b->arg);
+    atomic_store(&b->returned, 1);
+}
+
+static void h_blocker_go(void *arg)
+{
+    h_blocker_t *b = (h_blocker_t *)arg;
+    CHECK_EQ(gmp_lock_thread(), 0);
+    h_blocker_body(b);
+    CHECK_EQ(gmp_unlock_thread(), 0);
+    ev_set(&b->done);
+}
+
+static void *h_blocker_thread(void *arg)
+{
+    h_blocker_t *b = (h_blocker_t *)arg;
+    h_blocker_body(b);
+    ev_set(&b->done);
+    return NULL;
+}
+
+H_UNUSED static void h_block_start(h_blocker_t *b, int (*op)(void *), void *arg, bool thread)
+{
+    b->op = op;
+    b->arg = arg;
+    b->ret = INT_MIN;
+    b->thread = thread;
+    atomic_store(&b->tid, (pid_t)0);
+    atomic_store(&b->returned, 0);
+    ev_init(&b->done);
+    if (thread) {
+        CHECK(pthread_create(&b->th, NULL, h_blocker_thread, b) == 0, "pthread_create");
+    } else {
+        h_spawn(h_blocker_go, b);
+    }
+    int64_t dl = h_now_ns() + 20 * (int64_t)1000000000;
+    while (atomic_load(&b->tid) == 0) {
+        CHECK(h_now_ns() < dl, "blocker never started");
+        gmp_sleep(100000);
+    }
+    h_wait_asleep(atomic_load(&b->tid), 20);
+    CHECK(!atomic_load(&b->returned), "the blocking operation returned %d at once", b->ret);
+}
+
+H_UNUSED static bool h_block_done(h_blocker_t *b) { return atomic_load(&b->returned) != 0; }
+
+H_UNUSED static int h_block_finish(h_blocker_t *b)
+{
+    ev_wait(&b->done);
+    if (b->thread) CHECK(pthread_join(b->th, NULL) == 0, "pthread_join");
+    return b->ret;
+}
+
 /* A waitpid status in words (a static buffer: one call per printf). */
 H_UNUSED static const char *h_describe_status(int st)
 {

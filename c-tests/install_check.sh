@@ -6,7 +6,9 @@
 # gmp.h (libgmp-dev); a missing one is a FAIL. Writes only under a fresh mktemp directory.
 #   1. make install PREFIX=$tmp: the expected files, SONAME libgmp.so.0, nothing of ours in the
 #      prefix's standard dirs (include/, lib/).
-#   2. c-tests/install/prog.c (goroutines; dladdr: loaded from $tmp/lib/gmp-sched) built with
+#   2. c-tests/install/prog.c (goroutines; dladdr: loaded from $tmp/lib/gmp-sched) and
+#      c-tests/install/prog.cpp (the same through the installed gmp.hpp: a gmp::chan, a
+#      gmp::mutex, a gmp::waitgroup; g++ -std=c++17) built with
 #      `pkg-config --cflags --libs gmp-sched`, and with CMake find_package(gmp-sched).
 #   3. c-tests/install/gnump.c (GNU MP: #include <gmp.h>, -lgmp) with the prefix's standard dirs
 #      on the default search paths (CPATH, LIBRARY_PATH, LD_LIBRARY_PATH): still GNU MP.
@@ -22,6 +24,7 @@ ROOT="$(cd "$HERE/.." && pwd)"
 BUILD="$ROOT/target/release"
 SRC="$HERE/install"
 CC="${CC:-gcc}"
+CXX="${CXX:-g++}"
 MAKE="${MAKE:-make}"
 VERSION="$(awk -F'"' '/^\[/ { p = ($0 == "[package]") } p && /^version *=/ { print $2; exit }' "$ROOT/Cargo.toml")"
 SONAME=libgmp.so.0
@@ -59,7 +62,7 @@ unset GMP_DEBUG GMP_STACK_SIZE GMP_MAXPROCS CPATH C_INCLUDE_PATH LIBRARY_PATH LD
 
 # ---- prerequisites
 missing=0
-for tool in "$CC" cmake pkg-config readelf; do
+for tool in "$CC" "$CXX" cmake pkg-config readelf; do
     if ! command -v "$tool" >/dev/null 2>&1; then
         fail "prerequisite: $tool not found (apt-get install cmake pkg-config binutils)"
         missing=1
@@ -92,6 +95,7 @@ if ! check "make install PREFIX=$P" "$OUT/install.log" "$MAKE" -C "$ROOT" --no-p
 fi
 expect_files=(
     "include/gmp-sched/gmp.h"
+    "include/gmp-sched/gmp.hpp"
     "lib/gmp-sched/libgmp.so.$VERSION"
     "lib/gmp-sched/$SONAME"
     "lib/gmp-sched/libgmp.so"
@@ -114,8 +118,8 @@ else
 fi
 so="$(soname_of "$P/lib/gmp-sched/libgmp.so.$VERSION")"
 [ "$so" = "$SONAME" ] && pass "SONAME $so" || fail "SONAME is '$so', want $SONAME"
-shadow="$(find "$P/include" "$P/lib" -maxdepth 1 \( -name 'gmp*.h' -o -name 'libgmp*' \) 2>/dev/null)"
-[ -z "$shadow" ] && pass "nothing named gmp*.h or libgmp* in $P/include or $P/lib" ||
+shadow="$(find "$P/include" "$P/lib" -maxdepth 1 \( -name 'gmp*.h' -o -name 'gmp*.hpp' -o -name 'libgmp*' \) 2>/dev/null)"
+[ -z "$shadow" ] && pass "nothing named gmp*.h, gmp*.hpp or libgmp* in $P/include or $P/lib" ||
     fail "files that would shadow GNU MP: $shadow"
 
 # ---- 2a. pkg-config
@@ -131,6 +135,12 @@ if flags="$(pkg-config --cflags --libs gmp-sched 2>"$OUT/pc.log")"; then
         check "run prog (pkg-config build), loads $P/lib/gmp-sched" "$OUT/prog-pc.log" \
             timeout 60 "$OUT/prog-pc" "$P/lib/gmp-sched" && sed "s|$WORK|\$tmp|g; s/^/    /" "$OUT/prog-pc.log"
     fi
+    # shellcheck disable=SC2086 # word splitting of the flags is intended
+    if check "build prog.cpp (gmp.hpp) with pkg-config: $CXX -std=c++17 ... $flags" "$OUT/prog-cpp-pc.build.log" \
+        "$CXX" -std=c++17 -O2 -Wall -Wextra "$SRC/prog.cpp" -o "$OUT/prog-cpp-pc" $flags -ldl; then
+        check "run prog_cpp (pkg-config build), loads $P/lib/gmp-sched" "$OUT/prog-cpp-pc.log" \
+            timeout 60 "$OUT/prog-cpp-pc" "$P/lib/gmp-sched" && sed "s|$WORK|\$tmp|g; s/^/    /" "$OUT/prog-cpp-pc.log"
+    fi
 else
     fail "pkg-config --cflags --libs gmp-sched"
     show_tail "$OUT/pc.log"
@@ -138,15 +148,18 @@ fi
 unset PKG_CONFIG_PATH
 
 # ---- 2b. CMake
-# cmake_cycle LABEL PREFIX_PATH EXPECT_LIBDIR TAG: configure, build and run prog with
-# find_package(gmp-sched) found through CMAKE_PREFIX_PATH.
+# cmake_cycle LABEL PREFIX_PATH EXPECT_LIBDIR TAG: configure, build and run prog and prog_cpp
+# with find_package(gmp-sched) found through CMAKE_PREFIX_PATH.
 mkdir -p "$OUT/cmake-src"
 cat >"$OUT/cmake-src/CMakeLists.txt" <<EOF
 cmake_minimum_required(VERSION 3.13)
-project(gmp_sched_install_check C)
+project(gmp_sched_install_check C CXX)
 find_package(gmp-sched $VERSION REQUIRED)
 add_executable(prog "$SRC/prog.c")
 target_link_libraries(prog gmp-sched::gmp-sched \${CMAKE_DL_LIBS})
+add_executable(prog_cpp "$SRC/prog.cpp")
+set_target_properties(prog_cpp PROPERTIES CXX_STANDARD 17 CXX_STANDARD_REQUIRED ON)
+target_link_libraries(prog_cpp gmp-sched::gmp-sched \${CMAKE_DL_LIBS})
 EOF
 cmake_cycle() {
     local label="$1" prefix_path="$2" libdir="$3" tag="$4"
@@ -156,6 +169,8 @@ cmake_cycle() {
     check "cmake build ($label)" "$OUT/cmake-$tag.build.log" cmake --build "$b" || return
     check "run prog (CMake $label), loads $libdir" "$OUT/cmake-$tag.run.log" \
         timeout 60 "$b/prog" "$libdir" && sed "s|$WORK|\$tmp|g; s/^/    /" "$OUT/cmake-$tag.run.log"
+    check "run prog_cpp (CMake $label), loads $libdir" "$OUT/cmake-$tag.run-cpp.log" \
+        timeout 60 "$b/prog_cpp" "$libdir" && sed "s|$WORK|\$tmp|g; s/^/    /" "$OUT/cmake-$tag.run-cpp.log"
 }
 cmake_cycle "find_package(gmp-sched), CMAKE_PREFIX_PATH=$P" "$P" "$P/lib/gmp-sched" prefix
 

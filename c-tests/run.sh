@@ -103,13 +103,14 @@ done
 # are at least 256 KiB apart, so --max-stackframe=65536 classifies every switch correctly while
 # still checking everything else. Threads' %gs base (the runtime's M pointer) is emulated by
 # valgrind via arch_prctl(ARCH_SET_GS); valgrind hides FSGSBASE (AT_HWCAP2 = 0) so the runtime
-# uses that path. Two small tests at procs=2: the park/ready storm (C, futexes, plain threads)
-# and the C++ test (exceptions unwinding goroutine stacks).
+# uses that path. Small tests at procs=2: the park/ready storm (C, futexes, plain threads),
+# the C++ test (exceptions unwinding goroutine stacks), and channels and locks shared by
+# goroutines and threads (values copied into parked waiters' stacks, waiters on the stack).
 # Asynchronous preemption is off under valgrind: on its synthetic CPU every goroutine runs past
 # the 10 ms slice, and memcheck does not follow a signal handler that rewrites the interrupted
 # context into a call (it reports the trampoline's own saved registers as invalid reads).
 # Preemption is tested natively by t_preempt and friends.
-VALGRIND_TESTS="${VALGRIND_TESTS-t_park_ready t_cxx}"   # empty: no valgrind pass
+VALGRIND_TESTS="${VALGRIND_TESTS-t_park_ready t_cxx t_chan t_sync_locks}"   # empty: no valgrind pass
 if [ -z "$VALGRIND_TESTS" ]; then
     :
 elif command -v valgrind >/dev/null 2>&1; then

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# examples-c/check.sh LIBDIR EXDIR: run the I/O examples briefly as a test (make test-examples).
+# examples-c/check.sh LIBDIR EXDIR: run the examples briefly as a test (make test-examples).
+#  0. pipeline and pipeline_cpp (channels: generate -> square -> sum) at GMP_MAXPROCS=1 and 2,
+#     and demo at 2: each checks its own results and exits non-zero on a wrong one.
 #  1. echo_server (port 0, exit after 200 connections) and echo_client (200 connections x 100
 #     round trips x 64 bytes, every byte checked): both must exit 0.
 #  2. preload/sleepers, a program built without libgmp: plainly (threads), then under
@@ -14,6 +16,15 @@ SERVER_PID=""
 cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null; rm -rf "$TMP"; }
 trap cleanup EXIT
 fail() { echo "FAIL examples: $*"; exit 1; }
+
+for procs in 1 2; do
+    for prog in pipeline pipeline_cpp; do
+        out=$(GMP_MAXPROCS=$procs timeout 60 "$EX/$prog" 2>&1) || fail "$prog at GMP_MAXPROCS=$procs: $out"
+    done
+done
+echo "$out"
+GMP_MAXPROCS=2 timeout 120 "$EX/demo" >"$TMP/demo.out" 2>&1 || fail "demo exited with $?: $(cat "$TMP/demo.out")"
+echo "demo: $(grep -c . "$TMP/demo.out") lines, results checked"
 
 GMP_MAXPROCS=2 timeout 60 "$EX/echo_server" 0 200 >"$TMP/server.out" 2>&1 &
 SERVER_PID=$!

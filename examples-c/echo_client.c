@@ -26,10 +26,9 @@
 #include <unistd.h>
 
 #include "gmp.h"
-#include "waitgroup.h"
 
 static int port, nconn = 100, rounds = 1000, size = 64;
-static waitgroup wg;
+static gmp_waitgroup wg; /* connections still running */
 static atomic_long failures, round_trips;
 static _Atomic unsigned peak_threads;
 static atomic_int stop_monitor;
@@ -93,20 +92,26 @@ out:
         close(fd);
     free(out);
     free(in);
-    wg_done(&wg);
+    gmp_waitgroup_done(&wg);
 }
 
 static void client_main(void *arg)
 {
     (void)arg;
     double t0 = now_s();
-    wg_add(&wg, nconn);
+    if (gmp_waitgroup_add(&wg, nconn) != 0) {
+        fprintf(stderr, "echo_client: gmp_waitgroup_add failed\n");
+        exit(1);
+    }
     for (int i = 0; i < nconn; i++)
         if (gmp_spawn(conn, (void *)(intptr_t)i) <= 0) {
             fprintf(stderr, "echo_client: gmp_spawn failed\n");
             exit(1);
         }
-    wg_wait(&wg);
+    if (gmp_waitgroup_wait(&wg) != 0) {
+        fprintf(stderr, "echo_client: gmp_waitgroup_wait failed\n");
+        exit(1);
+    }
     double dt = now_s() - t0;
     gmp_stats st;
     gmp_stats_read(&st);

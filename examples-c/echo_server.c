@@ -28,10 +28,9 @@
 #include <unistd.h>
 
 #include "gmp.h"
-#include "waitgroup.h"
 
 static int port, max_conns;
-static waitgroup conns; /* connections still open (max_conns mode) */
+static gmp_waitgroup conns; /* connections still open (max_conns mode) */
 
 /* One connection: echo everything back until the peer closes. */
 static void serve(void *arg)
@@ -57,7 +56,7 @@ static void serve(void *arg)
 out:
     close(fd);
     if (max_conns)
-        wg_done(&conns);
+        gmp_waitgroup_done(&conns);
 }
 
 static void server_main(void *arg)
@@ -88,15 +87,20 @@ static void server_main(void *arg)
             exit(1);
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        if (max_conns)
-            wg_add(&conns, 1);
+        if (max_conns && gmp_waitgroup_add(&conns, 1) != 0) {
+            fprintf(stderr, "echo_server: gmp_waitgroup_add failed\n");
+            exit(1);
+        }
         if (gmp_spawn(serve, (void *)(intptr_t)fd) <= 0) {
             fprintf(stderr, "echo_server: gmp_spawn failed\n");
             exit(1);
         }
     }
     close(ls);
-    wg_wait(&conns);
+    if (gmp_waitgroup_wait(&conns) != 0) {
+        fprintf(stderr, "echo_server: gmp_waitgroup_wait failed\n");
+        exit(1);
+    }
     gmp_stats st;
     gmp_stats_read(&st);
     printf("served %d connections; %u threads\n", max_conns, st.threads);

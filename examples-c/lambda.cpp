@@ -1,40 +1,28 @@
-// libgmp from C++: spawn a lambda (captures included) and wait for it.
+// libgmp from C++ (gmp.hpp): lambdas as goroutines, captures included, and a wait group.
 //   g++ -std=c++17 lambda.cpp -Iinclude -Ltarget/release -Wl,-rpath,target/release -lgmp
+// Exit status 0 if the sum is right.
 #include <atomic>
 #include <cstdio>
-#include <functional>
-#include <memory>
 #include <stdexcept>
-#include "gmp.h"
-
-// Run any callable as a goroutine: box it, and let a captureless trampoline unbox it.
-template <class F> int64_t go(F &&f) {
-    auto *boxed = new std::function<void()>(std::forward<F>(f));
-    int64_t id = gmp_spawn([](void *p) {
-        std::unique_ptr<std::function<void()>> fn(static_cast<std::function<void()> *>(p));
-        (*fn)();
-    }, boxed);
-    if (id < 0) delete boxed;
-    return id;
-}
+#include "gmp.hpp"
 
 int main() {
     std::atomic<int> sum{0};
-    gmp_main([](void *arg) {
-        auto &sum = *static_cast<std::atomic<int> *>(arg);
-        std::atomic<int> left{10};
+    gmp::run_main([&] {
+        gmp::waitgroup wg;
+        wg.add(10);
         for (int i = 1; i <= 10; i++)
-            go([&, i] {
+            gmp::go([&, i] {  // [&]: wg and sum outlive the goroutines (wg.wait() below)
                 try {
                     if (i == 7) throw std::runtime_error("seven");  // exceptions work inside goroutines
                     sum += i;
                 } catch (const std::exception &) {
                     sum += 7;
                 }
-                left--;
+                wg.done();
             });
-        while (left.load() != 0) gmp_gosched();
-    }, &sum);
+        wg.wait();  // parks the main goroutine until the ten have called done()
+    });
     std::printf("sum of 1..10 computed by 10 lambda goroutines: %d\n", sum.load());
     return sum.load() == 55 ? 0 : 1;
 }

@@ -3,7 +3,7 @@
 # Debian's GNU MP owns libgmp.so and gmp.h in the standard directories, so nothing of ours goes
 # there: the header and the library live in their own subdirectories, found through pkg-config
 # (gmp-sched.pc) or CMake (find_package(gmp-sched) -> gmp-sched::gmp-sched).
-#   $(PREFIX)/include/gmp-sched/gmp.h
+#   $(PREFIX)/include/gmp-sched/gmp.h, gmp.hpp (the C++17 header over gmp.h)
 #   $(PREFIX)/lib/gmp-sched/libgmp.so.<version>, libgmp.so.0 -> it, libgmp.so -> libgmp.so.0
 #   $(PREFIX)/lib/pkgconfig/gmp-sched.pc
 #   $(PREFIX)/lib/cmake/gmp-sched/gmp-schedConfig.cmake, gmp-schedConfigVersion.cmake
@@ -28,6 +28,7 @@ install:
 	@test -n "$(PKG_VERSION)" || { echo "install: no version found in Cargo.toml"; exit 1; }
 	$(INSTALL) -d $(inst_incdir) $(inst_libdir) $(inst_pcdir) $(inst_cmake)
 	$(INSTALL) -m 644 include/gmp.h $(inst_incdir)/gmp.h
+	$(INSTALL) -m 644 include/gmp.hpp $(inst_incdir)/gmp.hpp
 	$(INSTALL) -m 755 $(LIBDIR)/libgmp.so $(inst_libdir)/libgmp.so.$(PKG_VERSION)
 	ln -sf libgmp.so.$(PKG_VERSION) $(inst_libdir)/$(SONAME)
 	ln -sf $(SONAME) $(inst_libdir)/libgmp.so
@@ -37,7 +38,7 @@ install:
 
 # Removes exactly what install put, then the gmp-sched directories if that left them empty.
 uninstall:
-	rm -f $(inst_incdir)/gmp.h
+	rm -f $(inst_incdir)/gmp.h $(inst_incdir)/gmp.hpp
 	rm -f $(inst_libdir)/libgmp.so $(inst_libdir)/$(SONAME) $(inst_libdir)/libgmp.so.$(PKG_VERSION)
 	rm -f $(inst_pcdir)/gmp-sched.pc
 	rm -f $(inst_cmake)/gmp-schedConfig.cmake $(inst_cmake)/gmp-schedConfigVersion.cmake

@@ -129,7 +129,7 @@ static void check_ours(const char *name, void *p)
 
 /* ------------------------------------------------------------------ wait group, gate */
 
-/* Counter + one waiter (see examples-c/waitgroup.h). */
+/* Counter + one waiter (see gmp_waitgroup). */
 static atomic_long wg_n;
 static _Atomic(gmp_g *) wg_waiter;
 static void wg_done(void)

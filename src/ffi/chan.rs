@@ -158,7 +158,6 @@ pub unsafe extern "C" fn gmp_select(cases: *mut gmp_case, n: usize, timeout_ns: 
             return -libc::EINVAL;
         }
     }
-    crate::sync::note_thread();
     let d = if timeout_ns == 0 { None } else { Some(Deadline::after(timeout_ns)) };
     match select::select(cs, d) {
         Ok(i) => i as c_int,
@@ -167,7 +166,6 @@ pub unsafe extern "C" fn gmp_select(cases: *mut gmp_case, n: usize, timeout_ns: 
 }
 
 fn chan_ref<'a>(c: *mut gmp_chan) -> Option<&'a Chan> {
-    crate::sync::note_thread();
     // SAFETY: a non-null channel is one of gmp_chan_new's, not yet freed (the caller's
     // promise; Chan's methods take &self and synchronise internally).
     (!c.is_null()).then(|| unsafe { &*(c as *const Chan) })

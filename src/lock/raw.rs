@@ -10,7 +10,8 @@
 
 use super::Rank;
 use crate::os;
-use crate::sched::m::this_m;
+use crate::sched::m::{this_m, M};
+use core::ptr::null_mut;
 use core::sync::atomic::{AtomicU32, Ordering::*};
 
 pub(crate) struct RawLock {
@@ -32,7 +33,14 @@ impl RawLock {
 
     #[inline]
     pub(crate) fn lock(&self) {
-        if let Some(mp) = this_m() {
+        self.lock_on(this_m().unwrap_or(null_mut()));
+    }
+
+    /// lock, for a caller that knows its M (`mp`: the calling thread's, or null on a plain
+    /// thread) — the hot paths of sync/ look it up once.
+    #[inline]
+    pub(crate) fn lock_on(&self, mp: *mut M) {
+        if !mp.is_null() {
             // SAFETY: our own M (never freed).
             unsafe { (*mp).acquire_rank_shared(self.rank) };
         }
@@ -61,11 +69,17 @@ impl RawLock {
     /// Release; the caller took it on this same thread.
     #[inline]
     pub(crate) fn unlock(&self) {
+        self.unlock_on(this_m().unwrap_or(null_mut()));
+    }
+
+    /// unlock, with the caller's M as in lock_on.
+    #[inline]
+    pub(crate) fn unlock_on(&self, mp: *mut M) {
         if self.state.swap(0, Release) == 2 {
             os::futex_wake(&self.state, 1);
         }
-        if let Some(mp) = this_m() {
-            // SAFETY: as in lock.
+        if !mp.is_null() {
+            // SAFETY: as in lock_on.
             unsafe { (*mp).releasem() };
         }
     }

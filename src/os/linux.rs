@@ -15,14 +15,14 @@ pub(crate) fn futex_wait(addr: &AtomicU32, val: u32, timeout_ns: i64) {
     } else {
         &ts as *const libc::timespec
     };
-    // SAFETY: addr is a valid, aligned u32 for the duration of the call; the kernel only reads it.
+    // SAFETY: addr is a valid, aligned u32 for the duration of the call; the kernel only reads it
+    // (and the timespec, alive on this frame).
     unsafe {
-        libc::syscall(
-            libc::SYS_futex,
+        futex4(
             addr.as_ptr(),
             libc::FUTEX_WAIT | libc::FUTEX_PRIVATE_FLAG,
-            val,
-            tsp,
+            val as usize,
+            tsp as usize,
         );
     }
 }
@@ -31,13 +31,38 @@ pub(crate) fn futex_wait(addr: &AtomicU32, val: u32, timeout_ns: i64) {
 pub(crate) fn futex_wake(addr: &AtomicU32, n: i32) {
     // SAFETY: addr is a valid futex word; waking has no memory effects on it.
     unsafe {
-        libc::syscall(
-            libc::SYS_futex,
+        futex4(
             addr.as_ptr(),
             libc::FUTEX_WAKE | libc::FUTEX_PRIVATE_FLAG,
-            n,
+            n as usize,
+            0,
         );
     }
+}
+
+/// The futex system call without libc's `syscall()`, which sets errno on failure: the runtime's
+/// own waits (a contended lock, a thread waiter's sleep; EAGAIN and ETIMEDOUT are routine) run
+/// inside the caller's C code and must leave its errno alone. Returns the kernel's result.
+/// # Safety
+/// As the futex operation requires of its arguments.
+#[inline]
+unsafe fn futex4(addr: *mut u32, op: i32, val: usize, arg4: usize) -> isize {
+    let ret: isize;
+    // SAFETY: per the contract; `syscall` clobbers rcx and r11 only (and the result in rax).
+    unsafe {
+        core::arch::asm!(
+            "syscall",
+            inlateout("rax") libc::SYS_futex as isize => ret,
+            in("rdi") addr,
+            in("rsi") op as isize,
+            in("rdx") val,
+            in("r10") arg4,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack)
+        );
+    }
+    ret
 }
 
 pub(crate) fn gettid() -> i32 {

@@ -302,6 +302,17 @@ pub(crate) enum Ctx {
     G0(*mut M),
 }
 
+impl Ctx {
+    /// The M, or null for a plain thread.
+    #[inline]
+    pub(crate) fn m(self) -> *mut M {
+        match self {
+            Ctx::G(mp, _) | Ctx::G0(mp) => mp,
+            Ctx::Thread => core::ptr::null_mut(),
+        }
+    }
+}
+
 /// Classify the calling thread. Never starts the runtime.
 #[inline]
 pub(crate) fn ctx() -> Ctx {

@@ -264,6 +264,19 @@ impl Sched {
         }
     }
 
+    /// `note_external_caller` for a plain thread, once per thread (a thread-local flag saves
+    /// the gettid after the first call).
+    pub(crate) fn note_thread(&self) {
+        use core::cell::Cell;
+        std::thread_local! {
+            static NOTED: Cell<bool> = const { Cell::new(false) };
+        }
+        if !NOTED.get() {
+            self.note_external_caller();
+            NOTED.set(true);
+        }
+    }
+
     pub(crate) fn p(&self, i: u32) -> *mut P {
         self.allp[i as usize].load(Acquire)
     }

@@ -20,6 +20,7 @@ use super::waiter::{Claimed, Sudog, WaitQ, Waiter};
 use crate::lock::{Rank, RawLock};
 use crate::sched::g::G;
 use crate::sched::proc;
+use crate::sched::sched::SCHED;
 use crate::sched::syscall::{enter, leave};
 use crate::time::Deadline;
 use core::cell::UnsafeCell;
@@ -253,8 +254,12 @@ impl Chan {
     /// A blocking send or receive.
     fn op(&self, send: bool, elem: *mut u8) -> Done {
         let c = enter();
+        let mp = c.m();
+        if mp.is_null() {
+            SCHED.note_thread();
+        }
         let mut wake = Claimed::new();
-        self.lock.lock();
+        self.lock.lock_on(mp);
         // SAFETY: we hold the lock.
         let r = unsafe {
             if send {
@@ -264,9 +269,9 @@ impl Chan {
             }
         };
         if !matches!(r, Done::Blocked) {
-            self.lock.unlock();
+            self.lock.unlock_on(mp);
+            wake.wake_all(c);
             leave(c);
-            wake.wake_all();
             return r;
         }
         let w = Waiter::new(c, Deadline::NEVER);
@@ -288,7 +293,7 @@ impl Chan {
             unsafe { proc::gopark_holding(w.mp, park_commit, &arg as *const ParkArg as *mut c_void, 1) };
             w.finish();
         } else {
-            self.lock.unlock();
+            self.lock.unlock_on(mp);
             leave(c);
             w.sleep_thread();
         }
@@ -306,13 +311,19 @@ impl Chan {
     }
 
     pub(crate) fn close(&self) -> Result<(), i32> {
+        let c = enter();
+        let mp = c.m();
+        if mp.is_null() {
+            SCHED.note_thread();
+        }
         let mut wake = Claimed::new();
-        self.lock.lock();
+        self.lock.lock_on(mp);
         // SAFETY: we hold the lock; claimed sudogs are ours until their wake.
         unsafe {
             let st = self.st();
             if st.closed {
-                self.lock.unlock();
+                self.lock.unlock_on(mp);
+                leave(c);
                 return Err(libc::EPIPE);
             }
             st.closed = true;
@@ -334,8 +345,9 @@ impl Chan {
                 wake.push(sg);
             }
         }
-        self.lock.unlock();
-        wake.wake_all();
+        self.lock.unlock_on(mp);
+        wake.wake_all(c);
+        leave(c);
         Ok(())
     }
 }
@@ -358,11 +370,12 @@ pub(crate) unsafe extern "C" fn park_commit(_gp: *mut G, arg: *mut c_void) -> bo
     unsafe {
         let a = &*(arg as *const ParkArg);
         a.w.arm();
+        let mp = crate::arch::getm();
         let locks = a.locks.as_ptr();
         let n = a.locks.len();
         for i in 0..n {
             let c = *locks.add(i);
-            (*c).lock.unlock();
+            (*c).lock.unlock_on(mp);
         }
     }
     true

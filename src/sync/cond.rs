@@ -13,7 +13,7 @@ use super::mutex::Mutex;
 use super::semtable;
 use super::waiter::Claimed;
 use super::waiter::TIMED_OUT;
-use crate::sched::syscall::enter;
+use crate::sched::syscall::{enter, leave};
 use crate::time::Deadline;
 use core::sync::atomic::{fence, AtomicU32, Ordering::*};
 
@@ -56,10 +56,12 @@ impl Cond {
         if b.nwait.load(SeqCst) == 0 {
             return;
         }
-        let mut l = b.lock();
+        let c = enter();
+        let mut l = b.lock(c);
         let mut woken = Claimed::new();
         l.dequeue(self.key(), n, &mut woken);
         l.unlock();
-        woken.wake_all();
+        woken.wake_all(c);
+        leave(c);
     }
 }

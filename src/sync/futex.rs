@@ -4,7 +4,7 @@
 use super::semtable;
 use super::waiter::Claimed;
 use super::waiter::TIMED_OUT;
-use crate::sched::syscall::enter;
+use crate::sched::syscall::{enter, leave};
 use crate::time::Deadline;
 use core::ptr::null;
 use core::sync::atomic::{fence, AtomicU32, Ordering::*};
@@ -33,10 +33,13 @@ pub(crate) fn wake(key: usize, n: u32) -> u32 {
     if b.nwait.load(SeqCst) == 0 {
         return 0;
     }
-    let mut l = b.lock();
+    let c = enter();
+    let mut l = b.lock(c);
     let mut woken = Claimed::new();
     l.dequeue(key, n, &mut woken);
     l.unlock();
-    woken.wake_all()
+    let n = woken.wake_all(c);
+    leave(c);
+    n
 }
 

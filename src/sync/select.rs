@@ -102,6 +102,9 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
     let mut locks = Scratch::<*const Chan>::new(n)?;
     let mut sgs = Scratch::<Sudog>::new(n)?;
     let c = enter();
+    if matches!(c, Ctx::Thread) {
+        crate::sched::sched::SCHED.note_thread();
+    }
     // SAFETY: each Scratch holds n slots; we write before reading.
     let (poll, order, locks) = unsafe {
         let poll = core::slice::from_raw_parts_mut(poll.ptr(), n);
@@ -141,21 +144,22 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
             core::slice::from_raw_parts(lp as *const *const Chan, nl),
         )
     };
-    let lock_all = || {
+    let lock_all = |mp| {
         for &ch in locks {
             // SAFETY: the user's live channels.
-            unsafe { (*ch).lock.lock() };
+            unsafe { (*ch).lock.lock_on(mp) };
         }
     };
-    let unlock_all = || {
+    let unlock_all = |mp| {
         for &ch in locks {
             // SAFETY: as above; we hold them.
-            unsafe { (*ch).lock.unlock() };
+            unsafe { (*ch).lock.unlock_on(mp) };
         }
     };
 
     // Pass 1.
-    lock_all();
+    let mp = c.m();
+    lock_all(mp);
     let mut wake = Claimed::new();
     for &i in poll {
         let cs = &mut cases[i as usize];
@@ -171,14 +175,14 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
         match r {
             Done::Blocked => continue,
             Done::Closed => {
-                unlock_all();
+                unlock_all(mp);
                 leave(c);
                 return Err(libc::EPIPE);
             }
             Done::Ok(ok) => {
-                unlock_all();
+                unlock_all(mp);
+                wake.wake_all(c);
                 leave(c);
-                wake.wake_all();
                 if cs.dir != SEND {
                     cs.ok = ok;
                 }
@@ -187,7 +191,7 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
         }
     }
     let Some(deadline) = deadline else {
-        unlock_all();
+        unlock_all(mp);
         leave(c);
         return Err(libc::EAGAIN);
     };
@@ -227,14 +231,16 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
         };
         w.finish();
     } else {
-        unlock_all();
+        unlock_all(mp);
         leave(c);
         w.sleep_thread();
     }
 
-    // Pass 3.
+    // Pass 3 (a goroutine may be on another M now: look it up again).
     let winner = w.param.get() as *mut Sudog;
-    lock_all();
+    let c = enter();
+    let mp = c.m();
+    lock_all(mp);
     for (k, &i) in order.iter().enumerate() {
         // SAFETY: the sudogs of pass 2; we hold every lock.
         unsafe {
@@ -251,7 +257,8 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
             ch.released();
         }
     }
-    unlock_all();
+    unlock_all(mp);
+    leave(c);
     if winner as usize == TIMED_OUT {
         return Err(libc::ETIMEDOUT);
     }

@@ -4,7 +4,7 @@
 
 use super::semtable;
 use super::waiter::Claimed;
-use crate::sched::syscall::enter;
+use crate::sched::syscall::{enter, leave};
 use crate::time::Deadline;
 use core::ptr::null;
 use core::sync::atomic::{fence, AtomicU32, Ordering::*};
@@ -55,7 +55,8 @@ pub(crate) fn release(addr: &AtomicU32, handoff: bool) {
     if b.nwait.load(SeqCst) == 0 {
         return;
     }
-    let mut l = b.lock();
+    let c = enter();
+    let mut l = b.lock(c);
     let mut woken = Claimed::new();
     l.dequeue(key, 1, &mut woken);
     l.unlock();
@@ -66,5 +67,6 @@ pub(crate) fn release(addr: &AtomicU32, handoff: bool) {
             unsafe { (*s).success.set(true) };
         }
     }
-    woken.wake_all();
+    woken.wake_all(c);
+    leave(c);
 }

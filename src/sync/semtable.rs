@@ -12,9 +12,9 @@
 use super::mutex::Mutex;
 use super::waiter::{Claimed, Sudog, WaitQ, Waiter};
 use crate::lock::{Rank, RawLock};
-use crate::sched::m::Ctx;
+use crate::sched::m::{Ctx, M};
 use crate::sched::proc;
-use crate::sched::syscall::leave;
+use crate::sched::syscall::{enter, leave};
 use core::cell::UnsafeCell;
 use core::ffi::c_void;
 use core::sync::atomic::{AtomicU32, Ordering::*};
@@ -49,15 +49,18 @@ pub(crate) fn bucket(addr: usize) -> &'static Bucket {
     &TABLE[h % BUCKETS]
 }
 
-/// The bucket, locked (see `Bucket::lock`).
+/// The bucket, locked (see `Bucket::lock`) by the M `mp` (null: a plain thread).
 pub(crate) struct Locked {
     b: &'static Bucket,
+    mp: *mut M,
 }
 
 impl Bucket {
-    pub(crate) fn lock(&'static self) -> Locked {
-        self.lock.lock();
-        Locked { b: self }
+    /// Lock it, for a caller in runtime entry `c`.
+    pub(crate) fn lock(&'static self, c: Ctx) -> Locked {
+        let mp = c.m();
+        self.lock.lock_on(mp);
+        Locked { b: self, mp }
     }
 }
 
@@ -122,9 +125,9 @@ impl Locked {
     }
 
     pub(crate) fn unlock(self) {
-        let b = self.b;
+        let (b, mp) = (self.b, self.mp);
         core::mem::forget(self);
-        b.lock.unlock();
+        b.lock.unlock_on(mp);
     }
 
     /// Park the calling goroutine (waiter `w`, whose sudog is enqueued) and release the lock
@@ -144,7 +147,7 @@ impl Locked {
 
 impl Drop for Locked {
     fn drop(&mut self) {
-        self.b.lock.unlock();
+        self.b.lock.unlock_on(self.mp);
     }
 }
 
@@ -164,7 +167,7 @@ unsafe extern "C" fn park_commit(_gp: *mut crate::sched::g::G, arg: *mut c_void)
         (a.b, a.w, a.release)
     };
     w.arm();
-    b.lock.unlock();
+    b.lock.unlock_on(crate::arch::getm());
     if !release.is_null() {
         // SAFETY: the cond's mutex, locked by the waiter (checked before it enqueued); user
         // memory that outlives the wait. An unlock only wakes (never blocks or parks).
@@ -192,7 +195,7 @@ pub(crate) fn wait(
     let mut s = Sudog::new(&w, key, core::ptr::null_mut(), 0);
     let sp = &mut s as *mut Sudog;
     let b = bucket(key);
-    let mut l = b.lock();
+    let mut l = b.lock(c);
     // Counted first (enqueue raises nwait), then checked: the Dekker pair.
     // SAFETY: s lives on this frame until it is unlinked below or by a waker.
     unsafe { l.enqueue(sp, lifo) };
@@ -219,11 +222,13 @@ pub(crate) fn wait(
     };
     if !woke {
         // Timed out: we claimed ourselves, so no waker touches s; take it out if it is
-        // still linked.
-        let mut l = b.lock();
+        // still linked (a goroutine may be on another M now: a fresh entry).
+        let c = enter();
+        let mut l = b.lock(c);
         // SAFETY: s was enqueued in this bucket.
         unsafe { l.unlink(sp) };
         l.unlock();
+        leave(c);
     }
     // (A goroutine's park ended its runtime entry: dropg.)
     Some((w.param.get(), s.success.get()))

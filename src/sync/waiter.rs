@@ -117,11 +117,12 @@ impl Waiter {
     }
 
     /// Wake a waiter this caller claimed, with `param` (its sudog's address). Call it after
-    /// releasing the queue's lock (ready may take sched.lock).
+    /// releasing the queue's lock (ready may take sched.lock), inside the caller's runtime
+    /// entry `c` (`syscall::enter`).
     /// # Safety
     /// `w` was claimed by the caller and not woken yet: it is alive until this returns (a
     /// thread waits for WOKEN; a goroutine for the ready).
-    pub(crate) unsafe fn wake(w: *const Waiter, param: usize) {
+    pub(crate) unsafe fn wake(w: *const Waiter, param: usize, c: Ctx) {
         // SAFETY: per the contract.
         unsafe {
             (*w).param.set(param);
@@ -130,7 +131,7 @@ impl Waiter {
                 // The thread sees param (and any value we copied into its memory) once it
                 // sees the wake (claim.rs).
                 (*w).word.wake();
-            } else if proc::ready(gp).is_err() {
+            } else if proc::ready_in(c, gp).is_err() {
                 throw!("sync: a claimed goroutine was not parked");
             }
         }
@@ -352,15 +353,16 @@ impl Claimed {
         self.tail = s;
     }
 
-    /// Wake them all, oldest first, each with its sudog as param; returns how many.
-    pub(crate) fn wake_all(self) -> u32 {
+    /// Wake them all, oldest first, each with its sudog as param, inside the caller's runtime
+    /// entry `c`; returns how many.
+    pub(crate) fn wake_all(self, c: Ctx) -> u32 {
         let mut s = self.head;
         let mut n = 0;
         while !s.is_null() {
             // SAFETY: claimed sudogs are alive until their waiter is woken; read next first.
             unsafe {
                 let next = (*s).next;
-                Waiter::wake((*s).waiter, s as usize);
+                Waiter::wake((*s).waiter, s as usize, c);
                 s = next;
             }
             n += 1;

@@ -230,9 +230,10 @@ impl Timers {
                 tl.ts = null();
                 self.zombies.fetch_sub(1, Relaxed);
                 t.astate.store(tl.state, Release);
+                let last = h.at(h.len - 1);
                 h.len -= 1;
                 if i < h.len {
-                    h.set(i, h.at(h.len));
+                    h.set(i, last);
                 }
                 changed = true;
                 continue; // look at the entry moved into slot i
