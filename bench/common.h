@@ -7,6 +7,9 @@
  *  - bench_wg:         a WaitGroup (counter + one waiter) built only on gmp_park/gmp_ready.
  *  - bench_slot:       a one-slot hand-off (a channel of capacity 1, one sender and one
  *                      receiver), also built only on gmp_park/gmp_ready.
+ *  - bench_chan_*, bench_mutex_*: the runtime's own channels (int64_t elements) and
+ *                      gmp_mutex, every call checked (the channel and mutex benchmarks:
+ *                      skynet_chan, pingpong_chan, chanbuf, mutex).
  *
  * Everything here is deliberately small: the benchmarks measure the scheduler (spawn, park,
  * ready, gosched, switch), so the synchronisation on top of it costs one atomic RMW per
@@ -366,6 +369,124 @@ static inline int64_t bench_slot_get(bench_slot *s)
     int64_t v = s->val;
     atomic_store_explicit(&s->state, BENCH_SLOT_EMPTY, memory_order_release);
     return v;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The runtime's channels and mutex, checked                                                   */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * Thin wrappers over gmp_chan_* (elements are int64_t) and gmp_mutex_* for the benchmarks that
+ * measure them. Any unexpected return aborts with the call and the error: a benchmark must
+ * never count an operation that did not happen (until the implementation lands they return
+ * -ENOSYS, and the first call stops the program with a message).
+ */
+static inline gmp_chan *bench_chan_new(size_t cap)
+{
+    gmp_chan *c = NULL;
+    int rc = gmp_chan_new(sizeof(int64_t), cap, &c);
+    if (rc != 0 || c == NULL)
+        bench_die("gmp_chan_new(8, %zu) returned %d (%s)", cap, rc, strerror(-rc));
+    return c;
+}
+
+static inline void bench_chan_send(gmp_chan *c, int64_t v)
+{
+    int rc = gmp_chan_send(c, &v);
+    if (rc != 0)
+        bench_die("gmp_chan_send returned %d (%s)", rc, strerror(-rc));
+}
+
+/* A value (1); the channel must not be closed. */
+static inline int64_t bench_chan_recv(gmp_chan *c)
+{
+    int64_t v = 0;
+    int rc = gmp_chan_recv(c, &v);
+    if (rc != 1)
+        bench_die("gmp_chan_recv returned %d (%s), want 1 (a value)", rc,
+                  rc < 0 ? strerror(-rc) : "closed and drained");
+    return v;
+}
+
+/* `v, ok := <-c`: true with a value in *v, false once the channel is closed and drained. */
+static inline bool bench_chan_recv_ok(gmp_chan *c, int64_t *v)
+{
+    int rc = gmp_chan_recv(c, v);
+    if (rc < 0 || rc > 1)
+        bench_die("gmp_chan_recv returned %d (%s)", rc, rc < 0 ? strerror(-rc) : "?");
+    return rc == 1;
+}
+
+static inline void bench_chan_close(gmp_chan *c)
+{
+    int rc = gmp_chan_close(c);
+    if (rc != 0)
+        bench_die("gmp_chan_close returned %d (%s)", rc, strerror(-rc));
+}
+
+/* Called once nobody can be blocked on c any more: -EBUSY here is a runtime bug. */
+static inline void bench_chan_free(gmp_chan *c)
+{
+    int rc = gmp_chan_free(c);
+    if (rc != 0)
+        bench_die("gmp_chan_free returned %d (%s) with nobody left blocked on the channel", rc,
+                  strerror(-rc));
+}
+
+static inline void bench_mutex_lock(gmp_mutex *m)
+{
+    int rc = gmp_mutex_lock(m);
+    if (rc != 0)
+        bench_die("gmp_mutex_lock returned %d (%s)", rc, strerror(-rc));
+}
+
+static inline void bench_mutex_unlock(gmp_mutex *m)
+{
+    int rc = gmp_mutex_unlock(m);
+    if (rc != 0)
+        bench_die("gmp_mutex_unlock returned %d (%s)", rc, strerror(-rc));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scheduler counters per operation (BENCH_STATS=1)                                            */
+/* ------------------------------------------------------------------------------------------ */
+/*
+ * With BENCH_STATS=1 in the environment, the channel and mutex benchmarks print, after each
+ * timed repetition, the growth of gmp_stats' cumulative counters divided by the repetition's
+ * operations to stderr (outside the timed region), e.g.
+ *   stats: chanbuf pairs=1 ops=2000000 schedules/op=0.120 steals/op=0.010 ...
+ * For finding where the time goes; bench/run.sh never sets it.
+ */
+static inline bool bench_stats_on(void)
+{
+    static int on = -1;
+    if (on < 0) {
+        const char *e = getenv("BENCH_STATS");
+        on = e && *e && strcmp(e, "0") != 0;
+    }
+    return on;
+}
+
+static inline void bench_stats_snap(gmp_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (bench_stats_on() && gmp_stats_read(st) != 0)
+        bench_die("gmp_stats_read failed");
+}
+
+static inline void bench_stats_print(const char *label, const gmp_stats *a, const gmp_stats *b,
+                                     int64_t ops)
+{
+    if (!bench_stats_on())
+        return;
+    double n = (double)ops;
+    fprintf(stderr,
+            "stats: %s ops=%" PRId64 " schedules/op=%.3f steals/op=%.3f yields/op=%.3f"
+            " spawned/op=%.3f preemptions=%" PRIu64 " syscall_retakes=%" PRIu64
+            " threads=%u\n",
+            label, ops, (double)(b->schedules - a->schedules) / n,
+            (double)(b->steals - a->steals) / n, (double)(b->yields - a->yields) / n,
+            (double)(b->spawned - a->spawned) / n, b->preemptions - a->preemptions,
+            b->syscall_retakes - a->syscall_retakes, b->threads);
 }
 
 #endif /* BENCH_COMMON_H */

@@ -38,7 +38,11 @@ mkdir -p "$OUT"
 [ -f "$LIBDIR/libgmp.so" ] || { echo "bench: $LIBDIR/libgmp.so not found (run cargo build --release)" >&2; exit 1; }
 [ -f "$ROOT/include/gmp.h" ] || { echo "bench: $ROOT/include/gmp.h not found" >&2; exit 1; }
 
-PROGS="skynet spawn gosched pingpong preempt echo sleep"
+# C benchmarks with a Go twin of the same name in go/ (GO_PROGS), and those whose twin is
+# another program's (CONFIGS' go-twin column: skynet_chan's is go/skynet.go, pingpong_chan's
+# go/pingpong.go, the classic channel versions).
+GO_PROGS="skynet spawn gosched pingpong preempt echo sleep chanbuf mutex"
+PROGS="$GO_PROGS skynet_chan pingpong_chan"
 
 # ---- build -------------------------------------------------------------------------------
 # -I/-L of this build first: Debian's GNU MP also installs gmp.h and libgmp.so.
@@ -68,7 +72,7 @@ if command -v "$GO" >/dev/null 2>&1; then
     mkdir -p "$OUT/go"
     export GOPATH=$OUT/go/path GOCACHE=$OUT/go/cache GO111MODULE=off GOFLAGS= GOTOOLCHAIN=local
     # Each twin = its own file + go/common.go (argument parsing, fatal): two files, one package.
-    for p in $PROGS; do
+    for p in $GO_PROGS; do
         "$GO" build -o "$OUT/go/$p" "$BENCH_DIR/go/common.go" "$BENCH_DIR/go/$p.go" ||
             { echo "bench: go build $p.go failed" >&2; HAVE_GO=0; break; }
     done
@@ -158,7 +162,8 @@ merge_results() {
     echo "$out"
 }
 
-# name | prog | procs | key in the output | unit | target ratio
+# name | prog | procs | key in the output | unit | target ratio [| go twin (default: prog)
+# [| extra arguments after "procs reps"]]
 CONFIGS=(
     "skynet 1M, 1 P|skynet|1|ms|ms/run|0.5"
     "skynet 1M, 2 P|skynet|2|ms|ms/run|0.5"
@@ -166,20 +171,30 @@ CONFIGS=(
     "gosched, 1 P|gosched|1|ns_per_gosched|ns/call|0.4"
     "ping-pong, 1 P|pingpong|1|ns_per_roundtrip|ns/round trip|0.4"
     "ping-pong, 2 P|pingpong|2|ns_per_roundtrip|ns/round trip|0.5"
+    "skynet 1M chan, 1 P|skynet_chan|1|ms|ms/run|0.5|skynet"
+    "skynet 1M chan, 2 P|skynet_chan|2|ms|ms/run|0.5|skynet"
+    "chan ping-pong, 1 P|pingpong_chan|1|ns_per_roundtrip|ns/round trip|0.5|pingpong"
+    "chan ping-pong, 2 P|pingpong_chan|2|ns_per_roundtrip|ns/round trip|0.5|pingpong"
+    "chan cap 64 1->1, 2 P|chanbuf|2|ns_per_msg|ns/msg|0.7||1"
+    "chan cap 64 4->4, 2 P|chanbuf|2|ns_per_msg|ns/msg|0.7||4"
+    "mutex uncontended, 1 P|mutex|1|ns_per_pair|ns/lock+unlock|1.0||uncontended"
+    "mutex 8 Gs contended, 2 P|mutex|2|ns_per_pair|ns/lock+unlock|1.0||contended"
 )
 
 ROWS=()
 MET=0
 NTARGETS=0
 for c in "${CONFIGS[@]}"; do
-    IFS='|' read -r name prog procs key unit target <<<"$c"
+    IFS='|' read -r name prog procs key unit target goprog cargs <<<"$c"
     echo "bench: running $name ..." >&2
     a="" g="-"
     [ $HAVE_GO -eq 1 ] && g=""
+    read -r -a RUN_ARGS <<<"$cargs"
     for ((round = 1; round <= ROUNDS; round++)); do
         run_best libgmp "$prog" "$procs" "$key"; a=$(min_result "$a" "$RESULT")
-        if [ $HAVE_GO -eq 1 ]; then run_best go "$prog" "$procs" "$key"; g=$(min_result "$g" "$RESULT"); fi
+        if [ $HAVE_GO -eq 1 ]; then run_best go "${goprog:-$prog}" "$procs" "$key"; g=$(min_result "$g" "$RESULT"); fi
     done
+    RUN_ARGS=()
     ratio="-" verdict=""
     [ $HAVE_GO -eq 1 ] && NTARGETS=$((NTARGETS + 1))
     if [[ $a =~ ^[0-9.]+$ ]] && [[ $g =~ ^[0-9.]+$ ]]; then

@@ -392,7 +392,8 @@ fn retake_blocked(pp: *mut P, mp: *mut M) -> bool {
     }
 }
 
-/// retake: hand off Ps stuck in syscalls and preempt long-running Gs. Returns how many.
+/// retake: hand off Ps stuck in syscalls and preempt long-running Gs. Returns how many Ps
+/// were handed off.
 fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
     let mut n = 0;
     let takes = asyncpreempt::enabled();
@@ -420,13 +421,17 @@ fn retake(now: i64, ticks: &mut [PTick]) -> u32 {
                 let start = unsafe { (*pp).slice_start.load(Relaxed) };
                 // SAFETY: as above.
                 let retiring = unsafe { (*pp).retiring() };
+                // A preemption is not counted (Go's retake counts only syscall hand-offs): it
+                // must not keep sysmon at its 20 µs period for the next 50 rounds — a pair of
+                // goroutines readying each other shares one slice and is preempted every
+                // 10 ms while anything else is runnable, and sysmon waking 5,000 times a
+                // second then costs the workers their CPU on a 2-vCPU machine.
                 if (now - start >= FORCE_PREEMPT_NS || retiring)
                     && worth_preempting(pp)
                     && !mp.is_null()
                     && cpu_state(mp, now) == Cpu::Busy
-                    && preemptone(pp, mp, st)
                 {
-                    n += 1;
+                    preemptone(pp, mp, st);
                 }
             }
             PStatus::Syscall => {

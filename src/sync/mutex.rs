@@ -145,7 +145,9 @@ impl Mutex {
 
     #[inline]
     pub(crate) fn unlock(&self) -> Result<(), i32> {
-        let mut old = self.state.load(Relaxed);
+        // First guess the uncontended state (locked, nobody waiting): one RMW moves the cache
+        // line once, where a load and then a CAS would move it twice under contention.
+        let mut old = LOCKED;
         loop {
             if old & LOCKED == 0 {
                 return Err(libc::EPERM);
