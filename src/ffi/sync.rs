@@ -209,7 +209,7 @@ pub unsafe extern "C" fn gmp_once_do(o: *mut gmp_once, f: gmp_fn, arg: *mut libc
 /// `addr`. A goroutine parks, a thread sleeps; both wait in one FIFO queue per address.
 #[no_mangle]
 pub unsafe extern "C" fn gmp_futex_wait(addr: *mut u32, val: u32, timeout_ns: i64) -> c_int {
-    if addr.is_null() || addr as usize % 4 != 0 {
+    if addr.is_null() || !(addr as usize).is_multiple_of(4) {
         return -libc::EINVAL;
     }
     crate::sync::note_thread();
@@ -222,7 +222,7 @@ pub unsafe extern "C" fn gmp_futex_wait(addr: *mut u32, val: u32, timeout_ns: i6
 /// many were woken (`n` <= 0: none). -EINVAL for NULL or a misaligned `addr`.
 #[no_mangle]
 pub unsafe extern "C" fn gmp_futex_wake(addr: *mut u32, n: c_int) -> c_int {
-    if addr.is_null() || addr as usize % 4 != 0 {
+    if addr.is_null() || !(addr as usize).is_multiple_of(4) {
         return -libc::EINVAL;
     }
     crate::sync::note_thread();

@@ -110,20 +110,21 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
         let poll = core::slice::from_raw_parts_mut(poll.ptr(), n);
         let order = core::slice::from_raw_parts_mut(order.ptr(), n);
         // Poll order (Go's: a random permutation of the cases with a channel).
+        // (Slot np is written before it is read: j == np puts i there directly.)
         let mut np = 0;
-        for i in 0..n {
-            if cases[i].chan.is_null() {
+        for (i, cs) in cases.iter().enumerate() {
+            if cs.chan.is_null() {
                 continue;
             }
             let j = randn(c, np as u32 + 1) as usize;
-            poll[np] = poll[j];
+            poll[np] = if j == np { i as u32 } else { poll[j] };
             poll[j] = i as u32;
             np += 1;
         }
-        // Lock order: by channel address (stable, so duplicates are adjacent).
+        // Lock order: by channel address (a channel's cases end up adjacent).
         let mut no = 0;
-        for i in 0..n {
-            if !cases[i].chan.is_null() {
+        for (i, cs) in cases.iter().enumerate() {
+            if !cs.chan.is_null() {
                 order[no] = i as u32;
                 no += 1;
             }
@@ -163,8 +164,9 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
     let mut wake = Claimed::new();
     for &i in poll {
         let cs = &mut cases[i as usize];
-        // SAFETY: the user's live channel; we hold its lock.
+        // SAFETY: the user's live channel; we hold its lock (try_* need it).
         let ch = unsafe { &*cs.chan };
+        // SAFETY: as above.
         let r = unsafe {
             if cs.dir == SEND {
                 ch.try_send(cs.elem, &mut wake)
