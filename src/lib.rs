@@ -6,6 +6,9 @@
 //! | `ffi/` | the only `extern "C"` exports (cbindgen writes `include/gmp.h` from them): argument checks and translation |
 //! | `hooks/` | libc functions exported under libc's names (interposed; not in gmp.h) and the table of the real ones |
 //! | `sched/` | the scheduler core: G, M, P, sched, proc, runq, syscall, sysmon, checkdead, schedinit, cxa |
+//! | `sync/` | channels, select, the sync package's locks, the futex primitive, goroutine-local storage: for goroutines and threads alike |
+//! | `time/` | timers (per-P heaps) and goroutine sleeps |
+//! | `netpoll/` | the epoll netpoller: poll descriptors, fd waits, the close protocol |
 //! | `preempt/` | asynchronous preemption and the signal handlers ("Signal-safe:" code only here) |
 //! | `lock/` | the runtime lock (raises `m.locks`, ranked) and notes |
 //! | `debug/` | throw, the GMP_* knobs, schedtrace |
@@ -20,7 +23,8 @@
 //! "Asynchronous preemption of C code", "A preempted goroutine keeps its M", "The thread
 //! budget" (preempt/mod.rs); "Lock-holder-aware preemption" (preempt/lockhold.rs); resolution
 //! of the real functions (hooks/real.rs); "The lock rule", "Lock order" (lock/mod.rs); notes
-//! (lock/note.rs); stacks (os/stack.rs); the context switch (arch/x86_64.rs, asm/switch.S); "The child has
+//! (lock/note.rs); "A waiter is a goroutine or a thread", "When a goroutine may be woken"
+//! (sync/waiter.rs); the semtable (sync/semtable.rs); stacks (os/stack.rs); the context switch (arch/x86_64.rs, asm/switch.S); "The child has
 //! no runtime", "Preemption inside fork()" (sched/fork.rs).
 //!
 //! The rule between layers: nothing below `ffi/` and `hooks/` imports them.
