@@ -20,7 +20,8 @@
  *    for the short calls that do enter the kernel (socket, connect's loopback handshake,
  *    close): they are bracketed as Go brackets them, and on a loaded machine sysmon hands off
  *    the P of an M that sits in one for a tick while goroutines wait (CI saw 13 threads at
- *    1 P with 10 such hand-offs, 18 at 2 Ps); each such M is one more thread.
+ *    1 P and 18 at 2 Ps; with two CPU hogs beside it, 7-24 such hand-offs a run); each such
+ *    M is one more thread.
  * RLIMIT_NOFILE: 2,000 sockets + the listener: the soft limit is raised to the hard limit
  * (and the hard one too if it is lower and we may); too few fds fails the test with a message.
  */
