@@ -21,8 +21,6 @@ pub(crate) struct RawLock {
     rank: Rank,
 }
 
-const SPIN: u32 = 100;
-
 impl RawLock {
     pub(crate) const fn new(rank: Rank) -> Self {
         RawLock {
@@ -45,31 +43,7 @@ impl RawLock {
             unsafe { (*mp).acquire_rank_shared(self.rank) };
         }
         if self.state.compare_exchange(0, 1, Acquire, Relaxed).is_err() {
-            self.lock_slow();
-        }
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn lock_slow(&self) {
-        for _ in 0..SPIN {
-            if self.state.load(Relaxed) == 0
-                && self.state.compare_exchange(0, 1, Acquire, Relaxed).is_ok()
-            {
-                return;
-            }
-            core::hint::spin_loop();
-        }
-        // Go's passive spin: on two vCPUs the holder is often a thread the host or the kernel
-        // just descheduled; yielding once lets it finish its few instructions here, where a
-        // futex sleep would cost a 13-22 µs wake-up.
-        os::osyield();
-        if self.state.load(Relaxed) == 0 && self.state.compare_exchange(0, 1, Acquire, Relaxed).is_ok() {
-            return;
-        }
-        while self.state.swap(2, Acquire) != 0 {
-            crate::sched::fork::sleep_check();
-            os::futex_wait(&self.state, 2, -1);
+            super::lock_slow(&self.state);
         }
     }
 

@@ -337,22 +337,19 @@ impl Chan {
                 return Err(libc::EPIPE);
             }
             st.closed = true;
-            loop {
-                let sg = st.recvq.dequeue();
-                if sg.is_null() {
-                    break;
+            // Receivers get a zeroed value (a sender's elem is its own: left alone).
+            for (q, zero) in [(&mut st.recvq, true), (&mut st.sendq, false)] {
+                loop {
+                    let sg = q.dequeue();
+                    if sg.is_null() {
+                        break;
+                    }
+                    if zero {
+                        self.zero((*sg).elem);
+                    }
+                    (*sg).success.set(false);
+                    wake.push(sg);
                 }
-                self.zero((*sg).elem);
-                (*sg).success.set(false);
-                wake.push(sg);
-            }
-            loop {
-                let sg = st.sendq.dequeue();
-                if sg.is_null() {
-                    break;
-                }
-                (*sg).success.set(false);
-                wake.push(sg);
             }
         }
         self.lock.unlock_on(mp);

@@ -11,11 +11,10 @@
 
 use super::mutex::Mutex;
 use super::semtable;
-use super::waiter::Claimed;
 use super::waiter::TIMED_OUT;
-use crate::sched::syscall::{enter, leave};
+use crate::sched::syscall::enter;
 use crate::time::Deadline;
-use core::sync::atomic::{fence, AtomicU32, Ordering::*};
+use core::sync::atomic::AtomicU32;
 
 #[repr(C)]
 pub(crate) struct Cond {
@@ -50,18 +49,6 @@ impl Cond {
     }
 
     fn wake(&self, n: u32) {
-        let b = semtable::bucket(self.key());
-        // SeqCst: the waker's half of the semtable's Dekker pair.
-        fence(SeqCst);
-        if b.nwait.load(SeqCst) == 0 {
-            return;
-        }
-        let c = enter();
-        let mut l = b.lock(c);
-        let mut woken = Claimed::new();
-        l.dequeue(self.key(), n, &mut woken);
-        l.unlock();
-        woken.wake_all(c);
-        leave(c);
+        semtable::wake(self.key(), n, |_| {});
     }
 }

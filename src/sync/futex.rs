@@ -2,12 +2,11 @@
 //! one FIFO per address, goroutines and threads alike, no spurious wake-ups.
 
 use super::semtable;
-use super::waiter::Claimed;
 use super::waiter::TIMED_OUT;
-use crate::sched::syscall::{enter, leave};
+use crate::sched::syscall::enter;
 use crate::time::Deadline;
 use core::ptr::null;
-use core::sync::atomic::{fence, AtomicU32, Ordering::*};
+use core::sync::atomic::{AtomicU32, Ordering::*};
 
 pub(crate) fn wait(addr: &AtomicU32, val: u32, d: Deadline) -> Result<(), i32> {
     if d.passed() {
@@ -24,22 +23,5 @@ pub(crate) fn wait(addr: &AtomicU32, val: u32, d: Deadline) -> Result<(), i32> {
 }
 
 pub(crate) fn wake(key: usize, n: u32) -> u32 {
-    if n == 0 {
-        return 0;
-    }
-    let b = semtable::bucket(key);
-    // SeqCst: the waker's half of the semtable's Dekker pair (the caller stored the value).
-    fence(SeqCst);
-    if b.nwait.load(SeqCst) == 0 {
-        return 0;
-    }
-    let c = enter();
-    let mut l = b.lock(c);
-    let mut woken = Claimed::new();
-    l.dequeue(key, n, &mut woken);
-    l.unlock();
-    let n = woken.wake_all(c);
-    leave(c);
-    n
+    semtable::wake(key, n, |_| {})
 }
-

@@ -3,11 +3,10 @@
 //! waiters in the semtable.
 
 use super::semtable;
-use super::waiter::Claimed;
-use crate::sched::syscall::{enter, leave};
+use crate::sched::syscall::enter;
 use crate::time::Deadline;
 use core::ptr::null;
-use core::sync::atomic::{fence, AtomicU32, Ordering::*};
+use core::sync::atomic::{AtomicU32, Ordering::*};
 
 /// Take one unit if there is one.
 #[inline]
@@ -48,25 +47,13 @@ pub(crate) fn acquire(addr: &AtomicU32, lifo: bool) {
 /// woken waiter directly, if it is still there to take (Go's starving mutex).
 pub(crate) fn release(addr: &AtomicU32, handoff: bool) {
     addr.fetch_add(1, SeqCst);
-    let key = addr as *const AtomicU32 as usize;
-    let b = semtable::bucket(key);
-    // SeqCst: the waker's half of the Dekker pair (semtable.rs).
-    fence(SeqCst);
-    if b.nwait.load(SeqCst) == 0 {
-        return;
-    }
-    let c = enter();
-    let mut l = b.lock(c);
-    let mut woken = Claimed::new();
-    l.dequeue(key, 1, &mut woken);
-    l.unlock();
-    if let Some(s) = woken.first() {
-        if handoff && cansemacquire(addr) {
-            // SAFETY: s is claimed by us and not woken yet: alive, and its waiter reads
-            // success only after the wake.
-            unsafe { (*s).success.set(true) };
+    semtable::wake(addr as *const AtomicU32 as usize, 1, |woken| {
+        if let Some(s) = woken.first() {
+            if handoff && cansemacquire(addr) {
+                // SAFETY: s is claimed by us and not woken yet: alive, and its waiter reads
+                // success only after the wake.
+                unsafe { (*s).success.set(true) };
+            }
         }
-    }
-    woken.wake_all(c);
-    leave(c);
+    });
 }

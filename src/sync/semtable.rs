@@ -176,6 +176,28 @@ unsafe extern "C" fn park_commit(_gp: *mut crate::sched::g::G, arg: *mut c_void)
     true
 }
 
+/// Wake up to `n` waiters of `key`, oldest first; `before` sees the claimed ones (still
+/// asleep, so their records are the caller's to write) between the bucket unlock and the
+/// wakes. Returns how many were woken. The waker's half of the Dekker pair: the caller has
+/// changed the object's state before.
+pub(crate) fn wake(key: usize, n: u32, before: impl FnOnce(&Claimed)) -> u32 {
+    let b = bucket(key);
+    // SeqCst: pairs with the waiter's nwait increment and state check (module note).
+    core::sync::atomic::fence(SeqCst);
+    if n == 0 || b.nwait.load(SeqCst) == 0 {
+        return 0;
+    }
+    let c = enter();
+    let mut l = b.lock(c);
+    let mut woken = Claimed::new();
+    l.dequeue(key, n, &mut woken);
+    l.unlock();
+    before(&woken);
+    let n = woken.wake_all(c);
+    leave(c);
+    n
+}
+
 /// Block the caller on `key` once `check` (run under the bucket lock, after the waiter is
 /// counted in `nwait`) says to: the common shape of every semtable wait. `check` returns
 /// true to wait, false to return at once (`None`). Otherwise returns the waiter's param
