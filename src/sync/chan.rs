@@ -261,15 +261,22 @@ impl Chan {
         }
     }
 
-    /// A blocking send or receive.
-    fn op(&self, send: bool, elem: *mut u8) -> Done {
+    /// Enter the runtime (one context lookup for the whole operation: see lock_on) and take
+    /// the lock; a plain thread is noted for deadlock detection. Returns the entry and the M.
+    fn enter_locked(&self) -> (crate::sched::m::Ctx, *mut crate::sched::m::M) {
         let c = enter();
         let mp = c.m();
         if mp.is_null() {
             SCHED.note_thread();
         }
-        let mut wake = Claimed::new();
         self.lock.lock_on(mp);
+        (c, mp)
+    }
+
+    /// A blocking send or receive.
+    fn op(&self, send: bool, elem: *mut u8) -> Done {
+        let (c, mp) = self.enter_locked();
+        let mut wake = Claimed::new();
         // SAFETY: we hold the lock.
         let r = unsafe {
             if send {
@@ -321,13 +328,8 @@ impl Chan {
     }
 
     pub(crate) fn close(&self) -> Result<(), i32> {
-        let c = enter();
-        let mp = c.m();
-        if mp.is_null() {
-            SCHED.note_thread();
-        }
+        let (c, mp) = self.enter_locked();
         let mut wake = Claimed::new();
-        self.lock.lock_on(mp);
         // SAFETY: we hold the lock; claimed sudogs are ours until their wake.
         unsafe {
             let st = self.st();
