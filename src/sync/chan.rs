@@ -369,19 +369,23 @@ pub(crate) struct ParkArg<'a> {
 }
 
 /// The park callback of a channel operation or a select: arm the deadline, then release the
-/// locks in lock order. The goroutine may be woken as soon as the first is released, but it
-/// cannot get past the next one (pass 3 of select takes them all in the same order) until we
-/// release it, so the stack stays intact until the last unlock; read everything needed
-/// before it (waiter.rs, "When a goroutine may be woken").
+/// locks in lock order. A waker may wake the goroutine as soon as the first is released, and
+/// the deadline timer as soon as it is armed, but the goroutine cannot get past the next lock
+/// we hold (pass 3 of select takes them all in the same order), so the lock list (on its
+/// stack, in a scope it leaves when woken) is read before arming and each entry before its
+/// predecessor's unlock (waiter.rs, "When a goroutine may be woken").
 pub(crate) unsafe extern "C" fn park_commit(_gp: *mut G, arg: *mut c_void) -> bool {
     // SAFETY: arg is a ParkArg on the parked goroutine's stack, alive until our last unlock
     // (see above).
     unsafe {
         let a = &*(arg as *const ParkArg);
-        a.w.arm();
+        // Read the lock list before arming: the armed timer may fire at once on another M
+        // (run_other_timers) and ready the goroutine, which leaves `arg`'s scope before it
+        // blocks on the first lock we still hold (loom: park_commit_arg).
         let mp = crate::arch::getm();
         let locks = a.locks.as_ptr();
         let n = a.locks.len();
+        a.w.arm();
         for i in 0..n {
             let c = *locks.add(i);
             (*c).lock.unlock_on(mp);

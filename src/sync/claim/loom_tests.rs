@@ -915,9 +915,10 @@ fn park_commit_arg(arm_first: bool) {
     });
 }
 
-/// park_commit as it is: loom reports the g0's read of `arg` concurrent with the goroutine's
-/// reuse of its slot (the timer readied it between the arm and the read). Ignored: a
-/// report, not a check (see the header).
+/// park_commit as it was before the fix (arm, then read the lock list): loom reports the g0's
+/// read of `arg` concurrent with the goroutine's reuse of its slot (the timer readied it
+/// between the arm and the read). Ignored: it shows the race the fix removed (chan.rs now reads
+/// first: `loom_sync_claim_park_commit_arg_read_first`).
 #[test]
 #[ignore]
 fn loom_sync_claim_park_commit_arg() {
