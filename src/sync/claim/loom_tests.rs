@@ -114,7 +114,7 @@
 //! tokens are unique per wait, so an ended wait's token|1 refuses every later claim anyway
 //! (it matters only if claims ignore the token, above).
 //!
-//! Found (chan.rs, not claim.rs): `park_commit` reads `a.locks` after `a.w.arm()`. Once
+//! Found and fixed (chan.rs, not claim.rs): `park_commit` read `a.locks` after `a.w.arm()`. Once
 //! armed, the timer may fire at once (an M runs other Ps' due timers: proc.rs), ready the
 //! goroutine, and run it on that M while this M's g0 is still in the callback: `finish`, the
 //! end of `arg`'s scope, then pass 3's `lock_all`, which blocks on the first lock the
@@ -123,8 +123,8 @@
 //! goroutine may be woken as soon as the first is released" holds for wakers, not for the
 //! timer (only a select with a deadline arms one; a channel operation's callback is safe). loom reports it in `park_commit_arg` (ignored: a report, not a check), a model with
 //! the callback on its own thread (g0), the timer and the goroutine's frame as an
-//! UnsafeCell. Fix: read `locks` and `n` before `arm()` (semtable.rs's callback already
-//! reads everything first); `park_commit_arg_read_first` checks that order. The window is a
+//! UnsafeCell. Fixed: chan.rs reads `locks` and `n` before `arm()` (as semtable.rs's callback
+//! already did); `park_commit_arg_read_first` checks that order. The window is a
 //! few instructions against a timer steal, a ready and a schedule, and the slot may never be
 //! reused, but it is a data race in the language's terms.
 //!
