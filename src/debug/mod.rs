@@ -10,6 +10,7 @@
 pub(crate) mod knobs;
 #[cfg(not(loom))]
 pub(crate) mod schedtrace;
+pub(crate) mod waitreason;
 
 macro_rules! throw {
     ($msg:expr) => {

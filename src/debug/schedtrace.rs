@@ -3,6 +3,7 @@
 //! Every value is read racily (Relaxed atomics), as Go's schedtrace does: the lines are a
 //! snapshot for humans, not a consistent state.
 
+use crate::debug::waitreason::WaitReason;
 use crate::os;
 use crate::sched::g::{GStatus, G};
 use crate::sched::sched::SCHED;
@@ -130,13 +131,24 @@ pub(crate) fn schedtrace(detail: bool) {
             let st = (*gp).status.load(Relaxed);
             if st != GStatus::Dead {
                 let m = (*gp).m.load(Relaxed);
-                let lm = (*gp).lockedm();
+                // A preemption locks the G to its M too (preempt_locked): show that as the
+                // G's state, and lockedm only for gmp_lock_thread.
+                let preempted = core::ptr::read_volatile(&(*gp).preempt_parked)
+                    || core::ptr::read_volatile(&(*gp).preempt_locked);
+                let lm = if preempted { core::ptr::null_mut() } else { (*gp).lockedm() };
+                let why = if preempted && st != GStatus::Running {
+                    "preempted"
+                } else if st == GStatus::Waiting {
+                    WaitReason::name_of((*gp).waitreason.load(Relaxed))
+                } else {
+                    st.name()
+                };
                 let _ = writeln!(
                     l,
                     "  G{}: status={}({}) m={} lockedm={}",
                     (*gp).goid(),
                     st as u32,
-                    st.name(),
+                    why,
                     if m.is_null() { -1 } else { (*m).id },
                     if lm.is_null() { -1 } else { (*lm).id }
                 );

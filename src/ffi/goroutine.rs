@@ -30,14 +30,23 @@ pub type gmp_unlock_fn = Option<unsafe extern "C" fn(g: *mut gmp_g, lock: *mut c
 /// in goroutine N". A frame larger than 64 KiB (or an unbounded alloca/VLA) can jump the guard
 /// into another goroutine's stack unless the code is compiled with -fstack-clash-protection.
 #[no_mangle]
+#[unsafe(naked)]
 pub unsafe extern "C" fn gmp_spawn(f: gmp_fn, arg: *mut c_void) -> i64 {
+    // Go records the pc of each `go` statement for tracebacks ("created by"): our return
+    // address, read before any frame is pushed, is that pc. A tail call, so `spawn` returns
+    // to our caller.
+    core::arch::naked_asm!("mov rdx, [rsp]", "jmp {spawn}", spawn = sym spawn)
+}
+
+/// gmp_spawn's body; `pc` is the address its caller resumes at.
+unsafe extern "C" fn spawn(f: gmp_fn, arg: *mut c_void, pc: usize) -> i64 {
     if fork::in_child() {
         return -libc::EPERM as i64;
     }
     let Some(f) = f else {
         return -libc::EINVAL as i64;
     };
-    proc::newproc(f, arg).unwrap_or_else(|e| -e as i64)
+    proc::newproc(f, arg, pc).unwrap_or_else(|e| -e as i64)
 }
 
 /// Yield the processor (runtime.Gosched): the goroutine goes to the global run queue. In

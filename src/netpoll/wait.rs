@@ -13,6 +13,7 @@
 //! park. A slot wait needs none of this: its callback commits with one CAS and touches
 //! only the G record after it.
 
+use crate::debug::waitreason::WaitReason;
 use crate::netpoll::pd::{self, Node, PollDesc, READ, TABLE, WRITE};
 use crate::netpoll::slot::{self, Attempt, Slot};
 use crate::netpoll::{self as np, NWAITERS};
@@ -261,7 +262,7 @@ fn park_slot(gp: *mut G, s: &Slot, deadline: Deadline) {
         token,
     };
     NWAITERS.fetch_add(1, SeqCst);
-    let _ = proc::gopark(Some(commit_slot), &mut c as *mut SlotCtx as *mut c_void);
+    let _ = proc::gopark(Some(commit_slot), &mut c as *mut SlotCtx as *mut c_void, WaitReason::IoWait);
     NWAITERS.fetch_sub(1, Relaxed);
     // SAFETY: our own G.
     unsafe {
@@ -321,7 +322,7 @@ fn block_list(gp: *mut G, ents: &[Ent], gens: &[u32], deadline: Deadline) -> Res
         token,
     };
     NWAITERS.fetch_add(1, SeqCst);
-    let _ = proc::gopark(Some(commit_list), &mut c as *mut ListCtx as *mut c_void);
+    let _ = proc::gopark(Some(commit_list), &mut c as *mut ListCtx as *mut c_void, WaitReason::IoWait);
     NWAITERS.fetch_sub(1, Relaxed);
     // SAFETY: our own G.
     unsafe {

@@ -25,7 +25,7 @@ use crate::sched::m::M;
 use crate::sched::status::{AtomicStatus, Status};
 use crate::time::timer::Timer;
 use core::ptr::null_mut;
-use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, Ordering::*};
+use core::sync::atomic::{AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicU8, Ordering::*};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u32)]
@@ -152,6 +152,16 @@ pub(crate) struct G {
     pub sync_seq: u64,
     /// Its goroutine-local storage (sync/keys.rs): null until it sets a value. The G's own.
     pub keys: *mut crate::sync::keys::Values,
+    /// Why it is parked (`WaitReason as u8`, meaningful while Waiting) and since when
+    /// (`sched.now`, sysmon's coarse clock: a dump shows minutes, and a park must not pay for
+    /// a clock read). Written by the G before it parks; read racily by dumps (Relaxed).
+    pub waitreason: AtomicU8,
+    pub waitsince: AtomicI64,
+    /// Who created it: the creating goroutine's id (0: a thread) and the address gmp_spawn
+    /// returns to in the creator (Go's `gopc`). Written by newproc1 before the G is
+    /// published; read by dumps of a live G.
+    pub parent_goid: i64,
+    pub gopc: usize,
 }
 
 impl G {
@@ -197,6 +207,10 @@ impl G {
             sync_token: AtomicU64::new(0),
             sync_seq: 0,
             keys: null_mut(),
+            waitreason: AtomicU8::new(0),
+            waitsince: AtomicI64::new(0),
+            parent_goid: 0,
+            gopc: 0,
         }
     }
 

@@ -49,6 +49,7 @@
 //! preemption reuses this: a preempted G is locked to its M until resumed (preempt/).
 
 use crate::arch::{self, getm};
+use crate::debug::waitreason::WaitReason;
 use crate::netpoll;
 use crate::os;
 use crate::os::stack;
@@ -953,7 +954,13 @@ pub(crate) unsafe extern "C" fn goexit1() -> ! {
 /// `pp` is the caller's P (null in thread context). None if no stack can be had.
 /// # Safety
 /// The caller owns pp (if non-null).
-unsafe fn newproc1(pp: *mut P, f: usize, arg: usize, main_wait: *const MainWait) -> Option<*mut G> {
+unsafe fn newproc1(
+    pp: *mut P,
+    f: usize,
+    arg: usize,
+    main_wait: *const MainWait,
+    creator: Creator,
+) -> Option<*mut G> {
     // SAFETY: per the contract; a G from the free list is dead and ours.
     unsafe {
         let mut gp = gfget(pp);
@@ -965,6 +972,8 @@ unsafe fn newproc1(pp: *mut P, f: usize, arg: usize, main_wait: *const MainWait)
         }
         (*gp).prepare(f, arg);
         (*gp).main_wait = main_wait;
+        (*gp).parent_goid = creator.goid;
+        (*gp).gopc = creator.pc;
         let goid = if pp.is_null() {
             SCHED.goidgen.fetch_add(1, Relaxed) + 1
         } else {
@@ -981,27 +990,49 @@ unsafe fn newproc1(pp: *mut P, f: usize, arg: usize, main_wait: *const MainWait)
     }
 }
 
-/// newproc: `go f(arg)` from any context. Returns the new goroutine's id; `Err(ENOMEM)` when
-/// no stack can be had (or the runtime's start error).
-pub(crate) fn newproc(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) -> Result<i64, i32> {
-    newproc_main(f, arg, core::ptr::null())
+/// Who runs a `go` statement, for dumps: the creating goroutine (0: a thread) and the pc of
+/// the call (Go's `gopc`).
+#[derive(Clone, Copy)]
+struct Creator {
+    goid: i64,
+    pc: usize,
+}
+
+/// newproc: `go f(arg)` from any context; `pc` is where the caller called gmp_spawn (dumps'
+/// "created by"). Returns the new goroutine's id; `Err(ENOMEM)` when no stack can be had (or
+/// the runtime's start error).
+pub(crate) fn newproc(
+    f: unsafe extern "C" fn(*mut c_void),
+    arg: *mut c_void,
+    pc: usize,
+) -> Result<i64, i32> {
+    newproc_main(f, arg, core::ptr::null(), pc)
 }
 
 fn newproc_main(
     f: unsafe extern "C" fn(*mut c_void),
     arg: *mut c_void,
     main_wait: *const MainWait,
+    pc: usize,
 ) -> Result<i64, i32> {
     ensure_started()?;
     let (f, arg) = (f as usize, arg as usize);
     let c = enter();
+    let creator = Creator {
+        // SAFETY: gp is the calling goroutine (its id is its own).
+        goid: match c {
+            Ctx::G(_, gp) => unsafe { (*gp).goid() },
+            _ => 0,
+        },
+        pc,
+    };
     let r = match c {
         // SAFETY: mp is this thread's M.
         Ctx::G(mp, _) | Ctx::G0(mp) if !unsafe { (*mp).p() }.is_null() => {
             // SAFETY: inside the runtime (enter), mp keeps its P for the duration; we own it.
             unsafe {
                 let pp = (*mp).p();
-                match newproc1(pp, f, arg, main_wait) {
+                match newproc1(pp, f, arg, main_wait, creator) {
                     Some(gp) => {
                         let id = (*gp).goid();
                         runqput(pp, gp, true);
@@ -1017,7 +1048,7 @@ fn newproc_main(
                 SCHED.note_external_caller();
             }
             // SAFETY: no P is owned here.
-            match unsafe { newproc1(null_mut(), f, arg, main_wait) } {
+            match unsafe { newproc1(null_mut(), f, arg, main_wait, creator) } {
                 Some(gp) => {
                     // SAFETY: gp is ours until queued.
                     let id = unsafe { (*gp).goid() };
@@ -1052,7 +1083,7 @@ pub(crate) fn gomain(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) -> 
     }
     ensure_started()?;
     let wait = MainWait::new();
-    newproc_main(f, arg, &wait)?;
+    newproc_main(f, arg, &wait, 0)?;
     // Registered after the main G is queued: checkdead then sees it as runnable, not dead.
     if !SCHED.ext_many.load(Relaxed) {
         wait.register();
@@ -1069,16 +1100,17 @@ pub(crate) fn gomain(f: unsafe extern "C" fn(*mut c_void), arg: *mut c_void) -> 
 }
 
 /// gopark: park the calling goroutine; `unlockf(gp, lock)` runs on g0 once it is switched
-/// out (false: resume at once). `Err(EPERM)` outside a goroutine.
-pub(crate) fn gopark(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(), i32> {
+/// out (false: resume at once). `reason` is what dumps show. `Err(EPERM)` outside a goroutine.
+pub(crate) fn gopark(unlockf: Option<UnlockFn>, lock: *mut c_void, reason: WaitReason) -> Result<(), i32> {
     let c = enter();
-    let Some((mp, _)) = running(c) else {
+    let Some((mp, gp)) = running(c) else {
         leave(c);
         return Err(libc::EPERM);
     };
-    // SAFETY: mp is our M; park_m reads these on this M's g0 right after the switch (mcall
-    // ends the runtime entry).
+    // SAFETY: mp is our M and gp our G; park_m reads these on this M's g0 right after the
+    // switch (mcall ends the runtime entry).
     unsafe {
+        set_waitreason(gp, reason);
         (*mp).waitunlockf = unlockf;
         (*mp).waitlock = lock;
         mcall(mp, park_m);
@@ -1090,12 +1122,33 @@ pub(crate) fn gopark(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Result<(),
 /// and holds `held` RawLocks that `unlockf` releases on g0 (sync/).
 /// # Safety
 /// mp is the calling goroutine's M, inside `enter`; `unlockf` releases exactly those locks.
-pub(crate) unsafe fn gopark_holding(mp: *mut M, unlockf: UnlockFn, lock: *mut c_void, held: u32) {
-    // SAFETY: per the contract; park_m reads these on this M's g0 right after the switch.
+pub(crate) unsafe fn gopark_holding(
+    mp: *mut M,
+    unlockf: UnlockFn,
+    lock: *mut c_void,
+    held: u32,
+    reason: WaitReason,
+) {
+    // SAFETY: per the contract (curg is the caller); park_m reads these on this M's g0 right
+    // after the switch.
     unsafe {
+        set_waitreason((*mp).curg(), reason);
         (*mp).waitunlockf = Some(unlockf);
         (*mp).waitlock = lock;
         mcall_holding(mp, park_m, held);
+    }
+}
+
+/// Record why and since when `gp` (the caller's own G, about to park) waits. Relaxed: dumps
+/// read them racily, and the park's status change publishes them to anyone who needs order.
+/// # Safety
+/// gp is the calling goroutine's G.
+#[inline]
+unsafe fn set_waitreason(gp: *mut G, reason: WaitReason) {
+    // SAFETY: per the contract.
+    unsafe {
+        (*gp).waitreason.store(reason as u8, Relaxed);
+        (*gp).waitsince.store(SCHED.now.load(Relaxed), Relaxed);
     }
 }
 
@@ -1107,7 +1160,7 @@ pub(crate) fn gopark_user(unlockf: Option<UnlockFn>, lock: *mut c_void) -> Resul
     };
     // SAFETY: our own G. Release/Acquire: a waker that sees the flag sees the park's setup.
     unsafe { (*gp).user_park.store(true, Release) };
-    let r = gopark(unlockf, lock);
+    let r = gopark(unlockf, lock, WaitReason::Park);
     // SAFETY: as above.
     unsafe { (*gp).user_park.store(false, Relaxed) };
     r

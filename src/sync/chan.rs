@@ -16,6 +16,7 @@
 //! even if a waker that lost its claim already unlinked its sudog here. A single send or
 //! receive never touches the channel again once its waker unlinked it.
 
+use crate::debug::waitreason::WaitReason;
 use super::waiter::{Claimed, Sudog, WaitQ, Waiter};
 use crate::lock::{Rank, RawLock};
 use crate::sched::g::G;
@@ -307,7 +308,8 @@ impl Chan {
             let locks = [self as *const Chan];
             let arg = ParkArg { w: &w, locks: &locks };
             // SAFETY: a goroutine waiter from `c`; one RawLock held, released by the callback.
-            unsafe { proc::gopark_holding(w.mp, park_commit, &arg as *const ParkArg as *mut c_void, 1) };
+            let reason = if send { WaitReason::ChanSend } else { WaitReason::ChanReceive };
+            unsafe { proc::gopark_holding(w.mp, park_commit, &arg as *const ParkArg as *mut c_void, 1, reason) };
             w.finish();
         } else {
             self.lock.unlock_on(mp);

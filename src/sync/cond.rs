@@ -9,6 +9,7 @@
 //! swallow a signal.) A signal sent before the waiter enqueued is not seen: as with
 //! pthreads, the predicate must be changed under the mutex.
 
+use crate::debug::waitreason::WaitReason;
 use super::mutex::Mutex;
 use super::semtable;
 use super::waiter::TIMED_OUT;
@@ -32,7 +33,7 @@ impl Cond {
             return Err(libc::EPERM);
         }
         let c = enter();
-        let r = semtable::wait(c, self.key(), d, false, m, || true);
+        let r = semtable::wait(c, self.key(), d, false, m, WaitReason::CondWait, || true);
         let _ = m.lock();
         match r {
             Some((TIMED_OUT, _)) => Err(libc::ETIMEDOUT),

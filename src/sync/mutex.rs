@@ -11,6 +11,7 @@
 //! Unlike Go, unlocking an unlocked mutex is an error (-EPERM), not a crash, so Unlock uses a
 //! CAS loop (nothing changes on the error) instead of an add.
 
+use crate::debug::waitreason::WaitReason;
 use super::sema;
 use crate::os;
 use crate::sched::m::{ctx, Ctx};
@@ -33,12 +34,18 @@ pub(crate) struct Mutex {
 impl Mutex {
     #[inline]
     pub(crate) fn lock(&self) -> Result<(), i32> {
+        self.lock_for(WaitReason::MutexLock)
+    }
+
+    /// lock, showing `reason` while it waits (an RWMutex's writer waits on its mutex).
+    #[inline]
+    pub(crate) fn lock_for(&self, reason: WaitReason) -> Result<(), i32> {
         if self
             .state
             .compare_exchange(0, LOCKED, Acquire, Relaxed)
             .is_err()
         {
-            self.lock_slow();
+            self.lock_slow(reason);
         }
         Ok(())
     }
@@ -61,7 +68,7 @@ impl Mutex {
     }
 
     #[cold]
-    fn lock_slow(&self) {
+    fn lock_slow(&self, reason: WaitReason) {
         let mut wait_start = 0i64;
         let mut starving = false;
         let mut awoke = false;
@@ -118,7 +125,7 @@ impl Mutex {
                 if wait_start == 0 {
                     wait_start = os::nanotime();
                 }
-                sema::acquire(&self.sema, lifo);
+                sema::acquire(&self.sema, lifo, reason);
                 starving = starving || os::nanotime() - wait_start > STARVATION_NS;
                 old = self.state.load(Relaxed);
                 if old & STARVING != 0 {

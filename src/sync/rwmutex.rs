@@ -4,6 +4,7 @@
 //! Writers exclude each other with `w`. Unlocks without a matching lock return -EPERM and
 //! change nothing (Go throws): the checks are CAS loops, as far as the counts can tell.
 
+use crate::debug::waitreason::WaitReason;
 use super::mutex::Mutex;
 use super::sema;
 use core::sync::atomic::{AtomicI32, AtomicU32, Ordering::*};
@@ -26,7 +27,7 @@ impl RwMutex {
     pub(crate) fn rlock(&self) -> Result<(), i32> {
         if self.reader_count.fetch_add(1, AcqRel) + 1 < 0 {
             // A writer is pending: wait for it.
-            sema::acquire(&self.reader_sem, false);
+            sema::acquire(&self.reader_sem, false, WaitReason::RWMutexRLock);
         }
         Ok(())
     }
@@ -70,11 +71,11 @@ impl RwMutex {
     }
 
     pub(crate) fn lock(&self) -> Result<(), i32> {
-        self.w.lock()?;
+        self.w.lock_for(WaitReason::RWMutexLock)?;
         // Announce the writer; r readers are inside.
         let r = self.reader_count.fetch_sub(MAX_READERS, AcqRel);
         if r != 0 && self.reader_wait.fetch_add(r, AcqRel) + r != 0 {
-            sema::acquire(&self.writer_sem, false);
+            sema::acquire(&self.writer_sem, false, WaitReason::RWMutexLock);
         }
         Ok(())
     }

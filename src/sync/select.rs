@@ -13,6 +13,7 @@
 //! 4. Pass 3: lock all again, unlink the losing sudogs (a waker that lost the claim may have
 //!    unlinked some already), unlock. The winning case is the one `param` names.
 
+use crate::debug::waitreason::WaitReason;
 use super::chan::{park_commit, Chan, Done, ParkArg};
 use super::waiter::{Claimed, Sudog, Waiter, TIMED_OUT};
 use crate::sched::m::Ctx;
@@ -229,6 +230,7 @@ pub(crate) fn select(cases: &mut [Case], deadline: Option<Deadline>) -> Result<u
                 park_commit,
                 &arg as *const ParkArg as *mut c_void,
                 locks.len() as u32,
+                WaitReason::Select,
             )
         };
         w.finish();

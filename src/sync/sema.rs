@@ -2,6 +2,7 @@
 //! what the mutex, rwmutex and wait group sleep on. The count lives in the object (a u32);
 //! waiters in the semtable.
 
+use crate::debug::waitreason::WaitReason;
 use super::semtable;
 use crate::sched::syscall::enter;
 use crate::time::Deadline;
@@ -26,13 +27,13 @@ pub(crate) fn cansemacquire(addr: &AtomicU32) -> bool {
 
 /// semacquire: take one unit, waiting (FIFO, or at the front for `lifo`: a mutex waiter that
 /// was woken and lost the race goes back first) until there is one.
-pub(crate) fn acquire(addr: &AtomicU32, lifo: bool) {
+pub(crate) fn acquire(addr: &AtomicU32, lifo: bool, reason: WaitReason) {
     if cansemacquire(addr) {
         return;
     }
     loop {
         let c = enter();
-        match semtable::wait(c, addr as *const AtomicU32 as usize, Deadline::NEVER, lifo, null(), || {
+        match semtable::wait(c, addr as *const AtomicU32 as usize, Deadline::NEVER, lifo, null(), reason, || {
             !cansemacquire(addr)
         }) {
             None => return,

@@ -9,6 +9,7 @@
 //! SeqCst fence); a waker changes the state and then reads `nwait` (after a SeqCst fence). One
 //! of them sees the other: no waiter is left behind by a waker that saw nobody.
 
+use crate::debug::waitreason::WaitReason;
 use super::mutex::Mutex;
 use super::waiter::{Claimed, Sudog, WaitQ, Waiter};
 use crate::lock::{Rank, RawLock};
@@ -134,13 +135,13 @@ impl Locked {
     /// in the park callback, after arming its deadline. Returns when woken or timed out.
     /// # Safety
     /// `w` is a goroutine waiter in `c`'s context (from `enter`); its sudog is linked here.
-    pub(crate) unsafe fn park(self, w: &Waiter, release: *const Mutex) {
+    pub(crate) unsafe fn park(self, w: &Waiter, release: *const Mutex, reason: WaitReason) {
         let b = self.b;
         core::mem::forget(self);
         let arg = ParkArg { b, w, release };
         // SAFETY: per the contract: one RawLock held (the bucket's), released by the callback.
         unsafe {
-            proc::gopark_holding(w.mp, park_commit, &arg as *const ParkArg as *mut c_void, 1)
+            proc::gopark_holding(w.mp, park_commit, &arg as *const ParkArg as *mut c_void, 1, reason)
         };
     }
 }
@@ -211,6 +212,7 @@ pub(crate) fn wait(
     deadline: crate::time::Deadline,
     lifo: bool,
     release: *const Mutex,
+    reason: WaitReason,
     check: impl FnOnce() -> bool,
 ) -> Option<(usize, bool)> {
     let w = Waiter::new(c, deadline);
@@ -231,7 +233,7 @@ pub(crate) fn wait(
     }
     let woke = if w.is_goroutine() {
         // SAFETY: a goroutine waiter from `c`; sp is linked here.
-        unsafe { l.park(&w, release) };
+        unsafe { l.park(&w, release, reason) };
         w.finish() != super::waiter::TIMED_OUT
     } else {
         l.unlock();

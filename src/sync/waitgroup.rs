@@ -4,6 +4,7 @@
 //! counter that would go negative (or past i32::MAX) is refused with -EINVAL, unchanged: Add
 //! is a CAS loop.
 
+use crate::debug::waitreason::WaitReason;
 use super::sema;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering::*};
 
@@ -49,7 +50,7 @@ impl WaitGroup {
             }
             match self.state.compare_exchange_weak(s, s + 1, AcqRel, Acquire) {
                 Ok(_) => {
-                    sema::acquire(&self.sema, false);
+                    sema::acquire(&self.sema, false, WaitReason::WaitGroupWait);
                     return Ok(());
                 }
                 Err(x) => s = x,

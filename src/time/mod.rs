@@ -63,7 +63,11 @@ pub(crate) fn sleep_until(d: Deadline) -> Result<(), i32> {
     while !d.passed() {
         // SAFETY: our own G; the callback reads it on this M's g0 after the switch.
         unsafe { (*gp).sleep_when = d.0 };
-        crate::sched::proc::gopark(Some(reset_for_sleep), core::ptr::null_mut())?;
+        crate::sched::proc::gopark(
+            Some(reset_for_sleep),
+            core::ptr::null_mut(),
+            crate::debug::waitreason::WaitReason::Sleep,
+        )?;
     }
     Ok(())
 }
