@@ -92,6 +92,16 @@ for name in "${tests[@]}"; do
     done
 done
 
+# ---- randomized scheduling
+# GMP_DEBUG=randomsched=1 (Go's randomizeScheduler: runnext skipped at random, overflow batches
+# shuffled): tests that assume no order between goroutines must pass with it too.
+RANDOM_TESTS="${RANDOM_TESTS-t_chan t_select t_chan_storm t_sync_locks t_futex t_park_ready t_errno}"
+for name in $RANDOM_TESTS; do
+    if [[ " ${tests[*]} " == *" $name "* ]]; then
+        run_one "$name" 2 env GMP_DEBUG=randomsched=1
+    fi
+done
+
 # ---- valgrind
 # Valgrind copes with the runtime with one adjustment: its stack-switch heuristic. The runtime
 # does not register goroutine stacks (VALGRIND_STACK_REGISTER), so memcheck decides "the stack

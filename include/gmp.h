@@ -20,7 +20,11 @@
  *                         scheddetail=1 (a line per P, M and goroutine with it),
  *                         asyncpreemptoff=1 (no asynchronous preemption),
  *                         preemptthreads=N (threads that may hold a preempted goroutine at
- *                         once; default 3 x GMP_MAXPROCS + 3).
+ *                         once; default 3 x GMP_MAXPROCS + 3),
+ *                         sigquit=1 (SIGQUIT dumps every goroutine to stderr, as gmp_dump,
+ *                         then takes the program's previous disposition),
+ *                         randomsched=1 (Go's randomizeScheduler: random run-queue choices,
+ *                         for tests that want to shake out order assumptions).
  * An invalid value prints one line on stderr (gmp: ignoring ...) and the default applies.
  *
  * What user code must know:

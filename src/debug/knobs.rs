@@ -20,6 +20,31 @@ pub(crate) static HOOKS_OFF: AtomicBool = AtomicBool::new(false);
 /// GMP_DEBUG=preemptthreads=N: Ms that may hold a preempted goroutine at once (0 = the
 /// default, see sched/template.rs).
 pub(crate) static PREEMPT_THREADS: AtomicU32 = AtomicU32::new(0);
+/// GMP_DEBUG=sigquit=1: SIGQUIT dumps every goroutine to stderr, then takes the program's
+/// previous disposition (Go's behaviour; off by default, since a C program may use SIGQUIT).
+pub(crate) static SIGQUIT_DUMP: AtomicBool = AtomicBool::new(false);
+/// GMP_DEBUG=randomsched=1: Go's `randomizeScheduler` (its race-detector builds): runnext is
+/// skipped at random and queue overflow batches are shuffled, so tests shake out order
+/// assumptions (sched/proc.rs, runqput).
+pub(crate) static RANDOMSCHED: AtomicBool = AtomicBool::new(false);
+
+/// A per-run seed for the Ms' fastrand under randomsched (0 otherwise): the kernel's 16
+/// random bytes for this exec (AT_RANDOM), so every run shakes differently.
+pub(crate) fn random_seed() -> u64 {
+    if !RANDOMSCHED.load(Relaxed) {
+        return 0;
+    }
+    // SAFETY: AT_RANDOM, when present, points at 16 bytes the kernel placed on the initial
+    // stack for the life of the process; read unaligned.
+    unsafe {
+        let p = libc::getauxval(libc::AT_RANDOM) as *const u64;
+        if p.is_null() {
+            0
+        } else {
+            p.read_unaligned()
+        }
+    }
+}
 
 /// Goroutine stack sizes accepted from GMP_STACK_SIZE and gmp_init.
 pub(crate) const MIN_STACK: usize = 16 << 10;
@@ -101,6 +126,8 @@ pub(crate) fn parse_gmp_debug() {
             "scheddetail" => SCHEDDETAIL.store(n != 0, Relaxed),
             "asyncpreemptoff" => ASYNCPREEMPTOFF.store(n != 0, Relaxed),
             "hooks" => HOOKS_OFF.store(n == 0, Relaxed),
+            "sigquit" => SIGQUIT_DUMP.store(n != 0, Relaxed),
+            "randomsched" => RANDOMSCHED.store(n != 0, Relaxed),
             "preemptthreads" if (1..=100_000).contains(&n) => {
                 PREEMPT_THREADS.store(n as u32, Relaxed)
             }
@@ -111,7 +138,7 @@ pub(crate) fn parse_gmp_debug() {
             ),
             _ => ignoring(
                 &format!("GMP_DEBUG entry {kv}"),
-                "unknown name (known: schedtrace, scheddetail, asyncpreemptoff, hooks, preemptthreads)",
+                "unknown name (known: schedtrace, scheddetail, asyncpreemptoff, hooks, preemptthreads, sigquit, randomsched)",
             ),
         }
     }

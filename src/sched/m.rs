@@ -384,7 +384,10 @@ fn allocm(kind: MKind) -> Option<*mut M> {
         alllink: null_mut(),
         waitunlockf: None,
         waitlock: null_mut(),
-        fastrand: (id as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1,
+        // Under randomsched the seed differs per run (Go seeds from the OS), else it is fixed.
+        fastrand: ((id as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            ^ crate::debug::knobs::random_seed())
+            | 1,
         gsignal,
         oldp: null_mut(),
         signal_pending: AtomicBool::new(false),

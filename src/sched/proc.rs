@@ -49,7 +49,9 @@
 //! preemption reuses this: a preempted G is locked to its M until resumed (preempt/).
 
 use crate::arch::{self, getm};
+use crate::debug::knobs::RANDOMSCHED;
 use crate::debug::waitreason::WaitReason;
+use crate::sched::runq::RUNQ_SIZE;
 use crate::netpoll;
 use crate::os;
 use crate::os::stack;
@@ -781,10 +783,28 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 /// runqput: put a runnable G on pp's local queue (runnext with `next`); overflow goes global.
 /// # Safety
 /// The caller owns pp and gp.
-pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, next: bool) {
+pub(crate) unsafe fn runqput(pp: *mut P, gp: *mut G, mut next: bool) {
+    let random = RANDOMSCHED.load(Relaxed);
+    if random && next {
+        // SAFETY: the owner of pp runs on its own M.
+        next = unsafe { (*getm()).fastrand() } % 2 == 0;
+    }
     // SAFETY: per the contract.
     unsafe {
         (*pp).runq.put(gp, next, &mut |batch| {
+            let mut shuffled = [null_mut(); RUNQ_SIZE as usize / 2 + 1];
+            let batch = if random {
+                // Go's runqputslow under randomizeScheduler: a Fisher-Yates shuffle.
+                let b = &mut shuffled[..batch.len()];
+                b.copy_from_slice(batch);
+                let mp = getm();
+                for i in 1..b.len() {
+                    b.swap(i, (*mp).fastrand() as usize % (i + 1));
+                }
+                &*b
+            } else {
+                batch
+            };
             let mut s = SCHED.locked();
             for &g1 in batch {
                 s.globrunqput(g1);
